@@ -1,0 +1,147 @@
+"""Workspace settings: one pydantic model, a default and a help text per field.
+
+Read from the workspace's ``aifinops.toml``; environment variables override it
+(``AIFINOPS_<SECTION>__<FIELD>``, e.g. ``AIFINOPS_ENGINE__MEMORY_LIMIT=4GB``). Settings are loaded at
+the edge (CLI, API) and passed in; nothing else reads the environment.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from aifinops.errors import ConfigError
+from aifinops.model.metrics import CostMetric
+
+CONFIG_FILE = "aifinops.toml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+
+class WorkspaceSection(_Section):
+    database: str = Field("aifinops.duckdb", description="Database file, relative to the workspace.")
+    name: str = Field("", description="A name for this workspace, shown in reports.")
+
+
+class EngineSection(_Section):
+    threads: int = Field(0, ge=0, description="DuckDB threads; 0 uses every core.")
+    memory_limit: str = Field(
+        "2GB", description="DuckDB memory limit (e.g. 2GB); larger work spills to disk."
+    )
+
+
+class IngestSection(_Section):
+    strict: bool = Field(
+        False, description="Fail an ingest when any row is quarantined (same as --strict)."
+    )
+
+
+class ReportSection(_Section):
+    metric: CostMetric = Field(
+        CostMetric.EFFECTIVE,
+        description="Default cost metric: billed, effective (amortised), list or contracted.",
+    )
+    top: int = Field(20, ge=1, description="Default number of groups shown by reports.")
+
+
+class Settings(BaseSettings):
+    """Everything configurable about a workspace."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="AIFINOPS_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    engine: EngineSection = Field(default_factory=EngineSection)
+    ingest: IngestSection = Field(default_factory=IngestSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+
+def load_settings(folder: Path) -> Settings:
+    """Settings of the workspace in ``folder``: its aifinops.toml, then the environment."""
+    path = folder / CONFIG_FILE
+    _check_toml(path)
+
+    class WorkspaceSettings(Settings):
+        model_config = SettingsConfigDict(
+            **{**Settings.model_config, "toml_file": path if path.exists() else None}
+        )
+
+    try:
+        return WorkspaceSettings()
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc), where=str(path), hint="see docs/configuration.md") from None
+
+
+def _check_toml(path: Path) -> None:
+    if not path.exists():
+        return
+    try:
+        tomllib.loads(path.read_text("utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", where=str(path)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        location = ".".join(str(p) for p in error["loc"])
+        problems.append(f"{location}: {error['msg']}")
+    return "invalid settings: " + "; ".join(problems)
+
+
+def documented_fields() -> list[tuple[str, str, Any, str]]:
+    """(section, field, default, help) for every setting, in order."""
+    out = []
+    for section_name, section_field in Settings.model_fields.items():
+        section = section_field.annotation
+        assert isinstance(section, type) and issubclass(section, BaseModel)
+        for name, info in section.model_fields.items():
+            out.append((section_name, name, info.default, info.description or ""))
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def default_toml() -> str:
+    """The commented default aifinops.toml that ``aifinops init`` writes."""
+    lines = [
+        "# aifinops workspace settings. Every setting is shown with its default, commented out.",
+        "# Environment variables override this file: AIFINOPS_<SECTION>__<NAME>,",
+        "# e.g. AIFINOPS_ENGINE__MEMORY_LIMIT=4GB. Reference: docs/configuration.md",
+    ]
+    current = ""
+    for section, name, default, help_text in documented_fields():
+        if section != current:
+            lines += ["", f"[{section}]"]
+            current = section
+        lines += [f"# {help_text}", f"# {name} = {_toml_value(default)}"]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,77 @@
+"""What every source reader produces, and the registry of sources by name."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record that could not be read: where it is, what is wrong, and all of its raw values."""
+
+    record: int  # 1 = first data record of the file
+    column: str | None
+    reason: str
+    value: str | None
+    raw: dict[str, str | None]
+    line: int | None = None  # physical line where the record starts, when known
+
+
+@dataclass
+class Batch:
+    """Rows read from one stretch of a file: the good rows typed, the bad ones as rejections."""
+
+    table: pa.Table | None  # None for the last batch of a file, which carries only rejections
+    rejected: list[Rejection]
+    progress: float  # fraction of the file read so far, 0..1
+
+
+class SourceReader(Protocol):
+    """Reads one file into batches of rows in the shape of a store table."""
+
+    version: str | None
+    warnings: Counter[str]
+    notes: list[str]
+
+    def batches(self) -> Iterator[Batch]: ...
+
+    def close(self) -> None: ...
+
+
+ReaderFactory = Callable[..., SourceReader]
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """A registered source: its name, what it reads, which table it fills."""
+
+    name: str
+    description: str
+    formats: tuple[str, ...]
+    table: str
+    open: ReaderFactory = field(repr=False)
+
+
+_REGISTRY: dict[str, SourceSpec] = {}
+
+
+def register(spec: SourceSpec) -> SourceSpec:
+    if spec.name in _REGISTRY:
+        raise ValueError(f"source {spec.name!r} is registered twice")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def registered() -> dict[str, SourceSpec]:
+    """Every registered source by name (importing :mod:`aifinops.sources` registers them)."""
+    return dict(_REGISTRY)
+
+
+def open_reader(name: str, path: Path, **options: object) -> SourceReader:
+    return _REGISTRY[name].open(path, **options)

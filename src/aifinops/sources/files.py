@@ -1,0 +1,94 @@
+"""Finding input files (paths, folders, globs) and recognising their format by content."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections.abc import Iterable
+from enum import StrEnum
+from pathlib import Path
+
+from aifinops.errors import IngestError
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+_ZIP_MAGIC = b"PK\x03\x04"
+_KNOWN_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gz", ".tsv", ".txt")
+
+
+class FileFormat(StrEnum):
+    CSV = "csv"
+    CSV_GZ = "csv.gz"
+    PARQUET = "parquet"
+
+
+def expand(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named by ``paths``: files as given, folders searched recursively, globs expanded.
+
+    Folders contribute files with a data suffix (.csv, .csv.gz, .parquet); hidden files and
+    manifests are skipped. The result is sorted and has no duplicates.
+    """
+    found: dict[Path, None] = {}
+    for item in paths:
+        text = str(item)
+        # Path.glob cannot take an absolute pattern, so the glob module it is.
+        magic = glob.has_magic(text)
+        matches = sorted(glob.glob(text, recursive=True)) if magic else [text]  # noqa: PTH207
+        if not matches:
+            raise IngestError(f"no files match {text!r}", hint="check the pattern and quote it")
+        for match in matches:
+            for path in _files_under(Path(match)):
+                found[path.resolve()] = None
+    return sorted(found)
+
+
+def _files_under(path: Path) -> list[Path]:
+    if path.is_dir():
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file()
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            and p.name.lower().endswith(_KNOWN_SUFFIXES)
+        )
+    if not path.exists():
+        raise IngestError("no such file or folder", where=str(path))
+    return [path]
+
+
+def detect_format(path: Path) -> FileFormat:
+    """The format of ``path`` from its first bytes (the suffix can lie)."""
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    if not head:
+        raise IngestError(
+            "the file is empty (not even a header)",
+            where=str(path),
+            hint="re-export it, or leave it out",
+        )
+    if head.startswith(GZIP_MAGIC):
+        return FileFormat.CSV_GZ
+    if head.startswith(PARQUET_MAGIC):
+        return FileFormat.PARQUET
+    if head.startswith(_ZIP_MAGIC):
+        raise IngestError(
+            "this is a ZIP archive, not CSV or Parquet",
+            where=str(path),
+            hint="unzip it and ingest the files inside",
+        )
+    if b"\x00" in head:
+        raise IngestError(
+            "this is a binary file, not CSV, CSV.gz or Parquet",
+            where=str(path),
+            hint="ingest FOCUS exports as CSV, gzip-compressed CSV or Parquet",
+        )
+    return FileFormat.CSV
+
+
+def sha256(path: Path, chunk: int = 8 << 20) -> str:
+    """Content hash of a file (the ingest ledger's identity of a file)."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()

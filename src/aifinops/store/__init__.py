@@ -1,0 +1,1 @@
+"""The workspace store: schema, ingest ledger, atomic replace, quarantine."""

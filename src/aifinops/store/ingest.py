@@ -1,0 +1,365 @@
+"""Ingest: files -> ``costs`` (and friends), idempotent, atomic, nothing silently dropped.
+
+One call to :meth:`Ingestor.run` is one *load*: its files are the parts of one delivery of
+exports and go in together, in one transaction, or not at all.
+
+* **Idempotent.** A file whose content hash is in ``ingest_log`` is skipped.
+* **Replace.** When the load has rows for a (BillingAccountId, BillingPeriodStart), rows for that
+  key from earlier loads are deleted in the same transaction: a newer export of a billing period
+  replaces the older one. Files of the same load add up (multi-part exports).
+* **Atomic.** Any failure (a truncated gzip, a file missing mandatory columns, a kill) leaves the
+  store as it was before the call.
+* **Quarantine.** Unreadable records go to ``quarantine`` with file, line, column, reason and
+  their raw values; rows read == rows ingested + rows quarantined, per file.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+
+from aifinops.errors import IngestError
+from aifinops.sources import base as sources
+from aifinops.sources.base import Batch, Rejection, SourceReader
+from aifinops.sources.files import detect_format, expand, sha256
+from aifinops.sources.focus import StructuralRowsError
+from aifinops.store import schema
+from aifinops.store.db import table_columns
+
+_TAGS_MAP = "TRY_CAST(json_transform(Tags, '\"MAP(VARCHAR, VARCHAR)\"') AS MAP(VARCHAR, VARCHAR))"
+
+
+@dataclass
+class FileResult:
+    """What happened to one file."""
+
+    path: Path
+    status: str  # "ingested" | "skipped"
+    reason: str = ""
+    file_id: int | None = None
+    format: str = ""
+    focus_version: str | None = None
+    rows_read: int = 0
+    rows_ingested: int = 0
+    rows_quarantined: int = 0
+    warnings: Counter[str] = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    first_rejections: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class IngestSummary:
+    """What one ingest call did."""
+
+    load_id: int | None
+    files: list[FileResult]
+    rows_replaced: int = 0
+    replaced_files: dict[int, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def rows_read(self) -> int:
+        return sum(f.rows_read for f in self.files)
+
+    @property
+    def rows_ingested(self) -> int:
+        return sum(f.rows_ingested for f in self.files)
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files)
+
+    @property
+    def warnings(self) -> Counter[str]:
+        total: Counter[str] = Counter()
+        for f in self.files:
+            total.update(f.warnings)
+        return total
+
+
+class Progress(Protocol):
+    """Receives progress; the CLI draws bars with it, the library stays silent."""
+
+    def start(self, files: Sequence[Path]) -> None: ...
+
+    def advance(self, path: Path, fraction: float, rows: int) -> None: ...
+
+    def done(self, result: FileResult) -> None: ...
+
+
+class SilentProgress:
+    def start(self, files: Sequence[Path]) -> None:
+        pass
+
+    def advance(self, path: Path, fraction: float, rows: int) -> None:
+        pass
+
+    def done(self, result: FileResult) -> None:
+        pass
+
+
+class Ingestor:
+    """Loads files into the store through one connection (the single writer)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> None:
+        self.con = con
+        self.progress: Progress = progress or SilentProgress()
+
+    def run(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        source: str = "focus",
+        strict: bool = False,
+        force: bool = False,
+        options: dict[str, object] | None = None,
+    ) -> IngestSummary:
+        spec = _source(source)
+        files = expand(paths)
+        if not files:
+            raise IngestError("no input files found", hint="give files, folders or globs")
+        started = time.perf_counter()
+        self.progress.start(files)
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            summary = self._load(spec, files, force=force, options=options or {})
+            if strict and summary.rows_quarantined:
+                raise IngestError(_strict_message(summary), hint="fix the rows, or run without "
+                                  "--strict to load the good rows and quarantine the rest")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- one load ----------------------------------------------------------------------------
+
+    def _load(
+        self,
+        spec: sources.SourceSpec,
+        files: list[Path],
+        *,
+        force: bool,
+        options: dict[str, object],
+    ) -> IngestSummary:
+        load_id = self._next_id("load_id")
+        results: list[FileResult] = []
+        seen: dict[str, Path] = {}
+        for path in files:
+            digest = sha256(path)
+            skip = self._skip_reason(digest, seen, force)
+            seen.setdefault(digest, path)
+            if skip:
+                result = FileResult(path, "skipped", skip)
+            else:
+                result = self._load_file(spec, path, digest, load_id, options)
+            results.append(result)
+            self.progress.done(result)
+        summary = IngestSummary(load_id, results)
+        ids = [r.file_id for r in results if r.file_id is not None]
+        if ids and spec.table == "costs":
+            summary.replaced_files = self._replace(ids, load_id)
+            summary.rows_replaced = sum(summary.replaced_files.values())
+        return summary
+
+    def _skip_reason(self, digest: str, seen: dict[str, Path], force: bool) -> str:
+        if digest in seen:
+            return f"same content as {seen[digest]}"
+        if force:
+            return ""
+        row = self.con.execute(
+            "SELECT file_id, path, ingested_at FROM ingest_log WHERE sha256 = ? "
+            "ORDER BY file_id DESC LIMIT 1",
+            [digest],
+        ).fetchone()
+        if row is None:
+            return ""
+        when = row[2].strftime("%Y-%m-%d %H:%M UTC")
+        return f"already ingested as file {row[0]} on {when} (use --force to load it again)"
+
+    def _load_file(
+        self,
+        spec: sources.SourceSpec,
+        path: Path,
+        digest: str,
+        load_id: int,
+        options: dict[str, object],
+    ) -> FileResult:
+        file_id = self._next_id("file_id")
+        try:
+            reader = spec.open(path, **options)
+            result = self._read_into(spec, reader, path, file_id)
+        except StructuralRowsError:
+            # A quoted value spans lines, or records are malformed: read again, carefully.
+            self.con.execute(f"DELETE FROM {spec.table} WHERE x_IngestFileId = ?", [file_id])
+            reader = spec.open(path, careful=True, **options)
+            result = self._read_into(spec, reader, path, file_id)
+            self._shift_records(spec.table, file_id, getattr(reader, "shift_thresholds", []))
+        result.format = str(detect_format(path))
+        self._log(result, digest, load_id, spec.name)
+        return result
+
+    def _read_into(
+        self, spec: sources.SourceSpec, reader: SourceReader, path: Path, file_id: int
+    ) -> FileResult:
+        result = FileResult(path, "ingested", file_id=file_id, focus_version=reader.version)
+        known = set(table_columns(self.con, spec.table))
+        try:
+            for batch in reader.batches():
+                self._insert(spec.table, batch, file_id, reader.version, known)
+                self._quarantine(path, file_id, batch.rejected)
+                result.rows_ingested += batch.table.num_rows if batch.table is not None else 0
+                result.rows_quarantined += len(batch.rejected)
+                result.first_rejections.extend(batch.rejected[: 5 - len(result.first_rejections)])
+                self.progress.advance(path, batch.progress, result.rows_ingested)
+        finally:
+            reader.close()
+        result.rows_read = result.rows_ingested + result.rows_quarantined
+        result.warnings = reader.warnings
+        result.notes = reader.notes
+        return result
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _insert(
+        self,
+        table: str,
+        batch: Batch,
+        file_id: int,
+        version: str | None,
+        known: set[str],
+    ) -> None:
+        if batch.table is None or batch.table.num_rows == 0:
+            return
+        for name in batch.table.column_names:
+            if name not in known:
+                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {schema.quote(name)} VARCHAR")
+                known.add(name)
+        extra = [f"{file_id} AS x_IngestFileId"]
+        if table == "costs":
+            extra += [
+                f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion",
+                "CAST(ChargePeriodStart AS DATE) AS x_ChargeDate",
+                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in batch.table.column_names else
+                "NULL AS x_TagsMap",
+            ]
+        self.con.register("ingest_batch", batch.table)
+        try:
+            self.con.execute(
+                f"INSERT INTO {table} BY NAME SELECT *, {', '.join(extra)} FROM ingest_batch"
+            )
+        finally:
+            self.con.unregister("ingest_batch")
+
+    def _quarantine(self, path: Path, file_id: int, rejected: list[Rejection]) -> None:
+        if not rejected:
+            return
+        rows = pa.table(
+            {
+                "file_id": [file_id] * len(rejected),
+                "path": [str(path)] * len(rejected),
+                "line": [r.line for r in rejected],
+                "record": [r.record for r in rejected],
+                "column_name": [r.column for r in rejected],
+                "reason": [r.reason for r in rejected],
+                "value": [r.value for r in rejected],
+                "raw": [json.dumps(r.raw, ensure_ascii=False) for r in rejected],
+            }
+        )
+        self.con.register("quarantine_batch", rows)
+        try:
+            self.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM quarantine_batch")
+        finally:
+            self.con.unregister("quarantine_batch")
+
+    def _shift_records(self, table: str, file_id: int, thresholds: list[int]) -> None:
+        for threshold in sorted(thresholds, reverse=True):
+            self.con.execute(
+                f"UPDATE {table} SET x_SourceRecord = x_SourceRecord + 1 "
+                "WHERE x_IngestFileId = ? AND x_SourceRecord >= ?",
+                [file_id, threshold],
+            )
+
+    def _log(self, result: FileResult, digest: str, load_id: int, source: str) -> None:
+        self.con.execute(
+            "INSERT INTO ingest_log (file_id, load_id, source, path, sha256, size_bytes, format, "
+            "focus_version, rows_read, rows_ingested, rows_quarantined, warnings, ingested_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                result.file_id,
+                load_id,
+                source,
+                str(result.path),
+                digest,
+                result.path.stat().st_size,
+                result.format,
+                result.focus_version,
+                result.rows_read,
+                result.rows_ingested,
+                result.rows_quarantined,
+                json.dumps(dict(result.warnings)),
+                datetime.now(UTC),
+            ],
+        )
+
+    def _replace(self, file_ids: list[int], load_id: int) -> dict[int, int]:
+        """Delete earlier rows for the (account, period) keys this load brought; per-file counts."""
+        ids = ", ".join(str(i) for i in file_ids)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE load_keys AS SELECT DISTINCT BillingAccountId, "
+            f"BillingPeriodStart FROM costs WHERE x_IngestFileId IN ({ids})"
+        )
+        older = (
+            f"FROM costs c SEMI JOIN load_keys k ON c.BillingAccountId = k.BillingAccountId "
+            f"AND c.BillingPeriodStart = k.BillingPeriodStart WHERE c.x_IngestFileId NOT IN ({ids})"
+        )
+        counts = dict(
+            self.con.execute(f"SELECT x_IngestFileId, count(*) {older} GROUP BY 1").fetchall()
+        )
+        if counts:
+            self.con.execute(
+                f"DELETE FROM costs WHERE x_IngestFileId NOT IN ({ids}) AND EXISTS (SELECT 1 "
+                "FROM load_keys k WHERE k.BillingAccountId = costs.BillingAccountId "
+                "AND k.BillingPeriodStart = costs.BillingPeriodStart)"
+            )
+            for file_id, rows in counts.items():
+                self.con.execute(
+                    "UPDATE ingest_log SET rows_superseded = rows_superseded + ?, "
+                    "superseded_by_load = ? WHERE file_id = ?",
+                    [rows, load_id, file_id],
+                )
+        self.con.execute("DROP TABLE load_keys")
+        return {int(k): int(v) for k, v in counts.items()}
+
+    def _next_id(self, column: str) -> int:
+        row = self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM ingest_log").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+def _source(name: str) -> sources.SourceSpec:
+    import aifinops.sources  # noqa: F401  (registers the sources)
+
+    found = sources.registered().get(name)
+    if found is None:
+        known = ", ".join(sorted(sources.registered()))
+        raise IngestError(f"unknown source {name!r}", hint=f"known sources: {known}")
+    return found
+
+
+def _strict_message(summary: IngestSummary) -> str:
+    lines = [f"--strict: {summary.rows_quarantined:,} unreadable row(s); nothing was ingested"]
+    for result in summary.files:
+        for r in result.first_rejections:
+            lines.append(f"  {result.path}:{r.line or r.record}: {r.reason}")
+    return "\n".join(lines)
