@@ -1,8 +1,8 @@
 """Workspace settings: one pydantic model, a default and a help text per field.
 
 Read from the workspace's ``aifinops.toml``; environment variables override it
-(``AIFINOPS_<SECTION>__<FIELD>``, e.g. ``AIFINOPS_ENGINE__MEMORY_LIMIT=4GB``). Settings are loaded at
-the edge (CLI, API) and passed in; nothing else reads the environment.
+(``AIFINOPS_<SECTION>__<FIELD>``, e.g. ``AIFINOPS_ENGINE__MEMORY_LIMIT=4GB``). Settings are loaded
+at the edge (CLI, API) and passed in; nothing else reads the environment.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ class _Section(BaseModel):
 
 
 class WorkspaceSection(_Section):
-    database: str = Field("aifinops.duckdb", description="Database file, relative to the workspace.")
+    database: str = Field(
+        "aifinops.duckdb", description="Database file, relative to the workspace."
+    )
     name: str = Field("", description="A name for this workspace, shown in reports.")
 
 
@@ -92,7 +94,9 @@ def load_settings(folder: Path) -> Settings:
     try:
         return WorkspaceSettings()
     except ValidationError as exc:
-        raise ConfigError(_explain(exc), where=str(path), hint="see docs/configuration.md") from None
+        raise ConfigError(
+            _explain(exc), where=str(path), hint="see docs/configuration.md"
+        ) from None
 
 
 def _check_toml(path: Path) -> None:

@@ -47,6 +47,8 @@ class Window:
         return Window(self.start - (self.end - self.start), self.start)
 
     def __str__(self) -> str:
+        if self.start is None and self.end is None:
+            return "all dates"
         start = self.start.isoformat() if self.start else "…"
         end = (self.end - timedelta(days=1)).isoformat() if self.end else "…"
         return f"{start} to {end}"

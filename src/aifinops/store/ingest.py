@@ -133,8 +133,11 @@ class Ingestor:
         try:
             summary = self._load(spec, files, force=force, options=options or {})
             if strict and summary.rows_quarantined:
-                raise IngestError(_strict_message(summary), hint="fix the rows, or run without "
-                                  "--strict to load the good rows and quarantine the rest")
+                raise IngestError(
+                    _strict_message(summary),
+                    hint="fix the rows, or run without "
+                    "--strict to load the good rows and quarantine the rest",
+                )
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
@@ -250,8 +253,9 @@ class Ingestor:
             extra += [
                 f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion",
                 "CAST(ChargePeriodStart AS DATE) AS x_ChargeDate",
-                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in batch.table.column_names else
-                "NULL AS x_TagsMap",
+                f"{_TAGS_MAP} AS x_TagsMap"
+                if "Tags" in batch.table.column_names
+                else "NULL AS x_TagsMap",
             ]
         self.con.register("ingest_batch", batch.table)
         try:

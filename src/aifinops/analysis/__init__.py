@@ -1,0 +1,1 @@
+"""Questions answered as backend-portable Ibis expressions."""

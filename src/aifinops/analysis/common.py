@@ -1,0 +1,54 @@
+"""Pieces shared by the cost analyses: dimensions, windows, currencies."""
+
+from __future__ import annotations
+
+import difflib
+from typing import TYPE_CHECKING
+
+from aifinops.errors import QueryError
+from aifinops.model.focus import all_columns
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from aifinops.engine import Engine
+    from aifinops.model.timewindow import Window
+
+TAG_PREFIX = "tag:"
+NOT_SET = "(not set)"
+OTHER = "(other)"
+
+
+def dimension(engine: Engine, costs: ir.Table, spec: str) -> ir.Value:
+    """A grouping dimension: a FOCUS or ``x_`` column name, or ``tag:KEY``."""
+    if spec.lower().startswith(TAG_PREFIX):
+        key = spec[len(TAG_PREFIX) :]
+        if not key:
+            raise QueryError("tag: needs a key, e.g. tag:team")
+        return engine.tag(costs, key).name(spec)
+    columns = list(costs.columns)
+    if spec in columns:
+        return costs[spec]
+    by_lower = {c.lower(): c for c in columns}
+    if spec.lower() in by_lower:
+        return costs[by_lower[spec.lower()]]
+    close = difflib.get_close_matches(spec, columns, n=3)
+    hint = (
+        f"did you mean {', '.join(close)}?"
+        if close
+        else ("use a FOCUS column (e.g. ServiceName, SubAccountName, RegionId) or tag:KEY")
+    )
+    raise QueryError(f"unknown dimension {spec!r}", hint=hint)
+
+
+def within(costs: ir.Table, window: Window) -> ir.Table:
+    """Rows whose charge period starts inside ``window`` (UTC dates)."""
+    if window.start is not None:
+        costs = costs.filter(costs.x_ChargeDate >= window.start)
+    if window.end is not None:
+        costs = costs.filter(costs.x_ChargeDate < window.end)
+    return costs
+
+
+def focus_column_names() -> set[str]:
+    return {c.name for c in all_columns()}

@@ -1,0 +1,33 @@
+"""The ``aifinops`` command: thin Typer commands, each calling one library function."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from aifinops.cli import demo, ingest, report, workspace
+from aifinops.cli.common import err_console
+from aifinops.errors import AifinopsError
+
+app = typer.Typer(
+    name="aifinops",
+    help="FinOps for AI workloads: FOCUS cost data from every source, answered in one place.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+workspace.register(app)
+ingest.register(app)
+report.register(app)
+demo.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user errors print a message (no traceback) and exit with status 2."""
+    try:
+        app(args=argv, prog_name="aifinops")
+    except AifinopsError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        sys.exit(2)

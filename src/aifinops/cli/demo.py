@@ -1,0 +1,41 @@
+"""``aifinops demo``: build the demo company, ingest it, print an executive summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def demo(
+    directory: Annotated[Path, typer.Argument(help="Workspace folder for the demo.")] = Path(
+        "aifinops-demo"
+    ),
+    rows: Annotated[
+        int | None, typer.Option("--rows", help="Scale to about N cost rows (benchmarks).")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed; same seed, same company.")] = 42,
+    months: Annotated[int, typer.Option(help="Months of history.")] = 3,
+) -> None:
+    """Generate a realistic AI company's FOCUS exports, ingest them and summarise the spend."""
+    from aifinops.cli.common import console, err_console
+    from aifinops.cli.ingest import print_summary
+    from aifinops.cli.progress import IngestProgress
+    from aifinops.cli.summary import print_executive_summary
+    from aifinops.demo.generator import generate
+    from aifinops.workspace import Workspace
+
+    data = directory.resolve() / "demo-data"
+    console.print(f"generating the demo company into {data} ...")
+    manifest = generate(data, seed=seed, rows=rows, months=months)
+    manifest.write(data / "manifest.json")
+    with Workspace.init(directory) as ws:
+        with IngestProgress(err_console) as progress:
+            summary = ws.ingest([f.path for f in manifest.files], progress=progress)
+        print_summary(summary)
+        print_executive_summary(ws, console)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(demo)

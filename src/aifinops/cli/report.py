@@ -1,0 +1,113 @@
+"""``aifinops report costs | tag-coverage | trend``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from aifinops.cli.common import (
+    FormatOption,
+    FromOption,
+    MetricOption,
+    OutputOption,
+    PeriodOption,
+    ToOption,
+    WorkspaceOption,
+    console,
+    open_workspace,
+)
+from aifinops.output import OutputFormat, render
+
+report_app = typer.Typer(help="Cost reports.", no_args_is_help=True)
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
+@report_app.command("costs")
+def costs(
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", "-b", help="FOCUS column or tag:KEY; repeat or comma-separate."),
+    ] = None,
+    metric: MetricOption = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    granularity: Annotated[
+        str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
+    ] = None,
+    top: Annotated[
+        int | None, typer.Option("--top", "-n", help="Keep the N largest groups; sum the rest.")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Cost by any dimensions, over any window, at any granularity."""
+    with open_workspace(workspace, read_only=True) as ws:
+        table = ws.costs(
+            _split(by),
+            metric=metric,
+            period=period,
+            start=start,
+            end=end,
+            granularity=granularity,
+            top=top,
+        )
+        render(table, fmt, output=output, title=_title("cost", ws.window(period, start, end)))
+
+
+@report_app.command("tag-coverage")
+def tag_coverage(
+    metric: MetricOption = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    key: Annotated[
+        str | None, typer.Option("--key", "-k", help="List resources missing this tag key.")
+    ] = None,
+    top: Annotated[int, typer.Option("--top", "-n", help="Untagged resources to list.")] = 10,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Share of usage cost carrying each tag key, and the largest untagged resources."""
+    window = {"period": period, "start": start, "end": end}
+    with open_workspace(workspace, read_only=True) as ws:
+        coverage = ws.tag_coverage(metric=metric, **window)
+        untagged = ws.untagged_resources(key=key, top=top, metric=metric, **window)
+        if fmt is not OutputFormat.TABLE:
+            render(coverage, fmt, output=output)
+            return
+        render(coverage, fmt, output=output, title="tag coverage (share of usage cost)")
+        missing = f"without tag {key!r}" if key else "with no tags"
+        render(untagged, fmt, title=f"largest resources {missing}")
+
+
+@report_app.command("trend")
+def trend(
+    by: Annotated[str, typer.Option("--by", "-b", help="FOCUS column or tag:KEY.")] = "ServiceName",
+    metric: MetricOption = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Change against the previous period of the same length (default: last month)."""
+    with open_workspace(workspace, read_only=True) as ws:
+        table = ws.trend(by=by, metric=metric, period=period, start=start, end=end)
+        render(table, fmt, output=output, title=f"trend by {by}")
+
+
+def _title(what: str, window: object) -> str:
+    return f"{what}, {window}"
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(report_app, name="report")
+    _ = console

@@ -1,0 +1,285 @@
+"""The Python API: a workspace folder holding settings, the DuckDB store and exports.
+
+>>> from aifinops import Workspace
+>>> ws = Workspace.init("my-workspace")            # doctest: +SKIP
+>>> ws.ingest(["exports/"])                        # doctest: +SKIP
+>>> ws.costs(by=["ServiceName"], period="last-month")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from aifinops.config import CONFIG_FILE, Settings, default_toml, load_settings
+from aifinops.errors import QueryError, WorkspaceNotFoundError
+from aifinops.model.focus import FocusVersion
+from aifinops.model.metrics import CostMetric
+from aifinops.model.timewindow import Granularity, Window, resolve_window
+from aifinops.store import db
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+
+    from aifinops.engine import Engine
+    from aifinops.store.ingest import IngestSummary, Progress
+
+ENV_VAR = "AIFINOPS_WORKSPACE"
+
+
+def find_workspace(explicit: str | Path | None, environ: Mapping[str, str], cwd: Path) -> Path:
+    """The workspace folder: ``explicit``, else $AIFINOPS_WORKSPACE, else cwd or a parent of it."""
+    chosen = explicit or environ.get(ENV_VAR)
+    if chosen:
+        folder = Path(chosen).expanduser().resolve()
+        if not (folder / CONFIG_FILE).exists():
+            raise WorkspaceNotFoundError(
+                f"no aifinops workspace here (no {CONFIG_FILE})",
+                where=str(folder),
+                hint=f"run `aifinops init {chosen}` first",
+            )
+        return folder
+    for folder in (cwd, *cwd.parents):
+        if (folder / CONFIG_FILE).exists():
+            return folder
+    raise WorkspaceNotFoundError(
+        f"no aifinops workspace in {cwd} or its parents",
+        hint=f"run `aifinops init DIR`, then cd into it, pass --workspace DIR or set {ENV_VAR}=DIR",
+    )
+
+
+class Workspace:
+    """A workspace folder. Reads go anywhere; writes go through the one connection it owns."""
+
+    def __init__(
+        self,
+        path: str | Path = ".",
+        *,
+        settings: Settings | None = None,
+        read_only: bool = False,
+    ) -> None:
+        self.path = Path(path).expanduser().resolve()
+        if not (self.path / CONFIG_FILE).exists():
+            raise WorkspaceNotFoundError(
+                f"no aifinops workspace here (no {CONFIG_FILE})",
+                where=str(self.path),
+                hint=f"run `aifinops init {path}`",
+            )
+        self.settings = settings or load_settings(self.path)
+        self.read_only = read_only
+        self._con: duckdb.DuckDBPyConnection | None = None
+        self._engine: Engine | None = None
+
+    @classmethod
+    def init(cls, path: str | Path, *, settings: Settings | None = None) -> Workspace:
+        """Create a workspace (a commented aifinops.toml and an empty store); keep existing ones."""
+        folder = Path(path).expanduser().resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        config = folder / CONFIG_FILE
+        if not config.exists():
+            config.write_text(default_toml(), encoding="utf-8")
+        workspace = cls(folder, settings=settings)
+        _ = workspace.connection  # creates and migrates the database
+        return workspace
+
+    # -- connections -------------------------------------------------------------------------
+
+    @property
+    def database_path(self) -> Path:
+        return self.path / self.settings.workspace.database
+
+    @property
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._con is None:
+            engine = self.settings.engine
+            self._con = db.connect(
+                self.database_path,
+                read_only=self.read_only,
+                threads=engine.threads or None,
+                memory_limit=engine.memory_limit,
+            )
+        return self._con
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            from aifinops.engine import Engine
+
+            self._engine = Engine.from_duckdb(self.connection)
+        return self._engine
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+            self._engine = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        paths: Iterable[str | Path],
+        *,
+        source: str = "focus",
+        strict: bool | None = None,
+        force: bool = False,
+        focus_version: str | None = None,
+        progress: Progress | None = None,
+    ) -> IngestSummary:
+        """Load files (paths, folders, globs) from a registered source; see :mod:`store.ingest`."""
+        from aifinops.store.ingest import Ingestor
+
+        options: dict[str, object] = {}
+        if focus_version:
+            options["focus_version"] = focus_version
+        strict = self.settings.ingest.strict if strict is None else strict
+        return Ingestor(self.connection, progress).run(
+            paths, source=source, strict=strict, force=force, options=options
+        )
+
+    # -- questions ---------------------------------------------------------------------------
+
+    def window(
+        self,
+        period: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        *,
+        today: date | None = None,
+    ) -> Window:
+        return resolve_window(
+            period=period, start=start, end=end, today=today or datetime.now(UTC).date()
+        )
+
+    def costs(
+        self,
+        by: Sequence[str] = (),
+        *,
+        metric: str | CostMetric | None = None,
+        period: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        granularity: str | None = None,
+        top: int | None = None,
+        today: date | None = None,
+    ) -> pa.Table:
+        """Cost by dimensions (FOCUS columns or ``tag:KEY``) as an Arrow table (exact decimals)."""
+        from aifinops.analysis.costs import CostQuery, cost_report
+
+        query = CostQuery(
+            by=tuple(by),
+            metric=self._metric(metric),
+            window=self.window(period, start, end, today=today),
+            granularity=Granularity.parse(granularity) if granularity else None,
+            top=top,
+        )
+        return self.engine.execute(cost_report(self.engine, query))
+
+    def tag_coverage(self, *, metric: str | CostMetric | None = None, **window: Any) -> pa.Table:
+        from aifinops.analysis.tags import tag_coverage
+
+        return self.engine.execute(
+            tag_coverage(self.engine, metric=self._metric(metric), window=self.window(**window))
+        )
+
+    def untagged_resources(
+        self,
+        *,
+        key: str | None = None,
+        top: int = 10,
+        metric: str | CostMetric | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        from aifinops.analysis.tags import untagged_resources
+
+        expr = untagged_resources(
+            self.engine,
+            metric=self._metric(metric),
+            window=self.window(**window),
+            key=key,
+            top=top,
+        )
+        return self.engine.execute(expr)
+
+    def trend(
+        self,
+        *,
+        by: str = "ServiceName",
+        metric: str | CostMetric | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """Change against the previous window of the same length (default: last month)."""
+        from aifinops.analysis.trend import trend
+
+        if not any(window.get(k) for k in ("period", "start", "end")):
+            window["period"] = "last-month"
+        current = self.window(**window)
+        if current.start is None or current.end is None:
+            raise QueryError(
+                "a trend needs a closed window", hint="use --period or --from and --to"
+            )
+        expr = trend(
+            self.engine,
+            by=by,
+            metric=self._metric(metric),
+            window=current,
+            previous=current.previous(),
+        )
+        return self.engine.execute(expr)
+
+    def sql(self, query: str) -> pa.Table:
+        """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""
+        from aifinops.store.sql import run_read_only
+
+        return run_read_only(self.connection, query)
+
+    def export_focus(
+        self, out_dir: str | Path, *, version: str = "1.2", formats: Sequence[str] = ("parquet",)
+    ) -> list[Path]:
+        from aifinops.store.export import export_focus
+
+        return export_focus(
+            self.connection,
+            Path(out_dir),
+            version=FocusVersion.parse(version),
+            formats=tuple(formats),
+        )
+
+    def status(self) -> pa.Table:
+        """One row per billing currency and provider: rows, files, periods, costs."""
+        return self.sql(
+            "SELECT coalesce(ServiceProviderName, ProviderName) AS provider, BillingCurrency, "
+            "count(*) AS rows, count(DISTINCT x_IngestFileId) AS files, "
+            "min(BillingPeriodStart)::DATE AS first_period, "
+            "max(BillingPeriodStart)::DATE AS last_period, "
+            "sum(BilledCost) AS BilledCost, sum(EffectiveCost) AS EffectiveCost "
+            "FROM costs GROUP BY ALL ORDER BY provider, BillingCurrency"
+        )
+
+    def quarantined(self, *, limit: int = 50) -> pa.Table:
+        """Quarantined records, newest files first: where, which column, why, the raw value."""
+        return self.connection.execute(
+            "SELECT q.path, q.line, q.record, q.column_name, q.reason, q.value "
+            "FROM quarantine q ORDER BY q.file_id DESC, q.record LIMIT ?",
+            [limit],
+        ).fetch_arrow_table()
+
+    def _metric(self, metric: str | CostMetric | None) -> CostMetric:
+        if metric is None:
+            return self.settings.report.metric
+        return metric if isinstance(metric, CostMetric) else CostMetric.parse(metric)
