@@ -277,7 +277,7 @@ class Workspace:
             "SELECT q.path, q.line, q.record, q.column_name, q.reason, q.value "
             "FROM quarantine q ORDER BY q.file_id DESC, q.record LIMIT ?",
             [limit],
-        ).fetch_arrow_table()
+        ).to_arrow_table()
 
     def _metric(self, metric: str | CostMetric | None) -> CostMetric:
         if metric is None:

@@ -63,10 +63,11 @@ class Granularity(StrEnum):
 
     @classmethod
     def parse(cls, text: str) -> Granularity:
-        cleaned = text.strip().lower().removesuffix("ly").removesuffix("i")
-        cleaned = {"dai": "day", "d": "day", "w": "week", "m": "month", "q": "quarter"}.get(
-            cleaned, cleaned
-        )
+        aliases = {"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter",
+                   "yearly": "year", "annual": "year", "d": "day", "w": "week", "m": "month",
+                   "q": "quarter", "y": "year"}  # fmt: skip
+        cleaned = text.strip().lower()
+        cleaned = aliases.get(cleaned, cleaned)
         try:
             return cls(cleaned)
         except ValueError:

@@ -94,6 +94,7 @@ class FocusReader:
     def _open_bytes(self) -> IO[bytes]:
         self._raw = self.path.open("rb")
         if self.format is FileFormat.CSV_GZ:
+            # IGzipFile leaves the file it wraps open; close() closes both.
             return igzip.IGzipFile(fileobj=self._raw, mode="rb")  # type: ignore[no-untyped-call,return-value]
         return self._raw
 
@@ -105,13 +106,13 @@ class FocusReader:
                 raise IngestError(
                     f"not a readable Parquet file: {exc}", where=str(self.path)
                 ) from None
-        stream = self._open_bytes()
+        text = io.TextIOWrapper(self._open_bytes(), encoding="utf-8-sig", newline="")
         try:
-            text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
             header = next(csv.reader(text), None)
         except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
             raise IngestError(_read_failure(exc), where=f"{self.path}:1") from None
         finally:
+            text.close()
             self.close()
         if not header or all(not h.strip() for h in header):
             raise IngestError(
@@ -146,9 +147,10 @@ class FocusReader:
     def batches(self) -> Iterator[Batch]:
         """Good rows batch by batch, then one last batch with every rejected record.
 
-        Rejections are held back so their line numbers can be exact: a fast CSV pass that meets a
-        malformed record raises :class:`StructuralRowsError` (re-read with ``careful=True``); a
-        careful pass locates every record with Python's csv module at the end.
+        Rejections are held back so their line numbers can be exact: when a CSV had any, a Python
+        csv pass at the end finds the line each record starts on (values may span lines). A fast
+        pass that meets a malformed record raises :class:`StructuralRowsError`, and the file is
+        read again with ``careful=True``.
         """
         record = 1
         for raw, progress in self._raw_batches():
@@ -172,17 +174,15 @@ class FocusReader:
             )
 
     def _located(self) -> list[Rejection]:
-        if self.format is FileFormat.PARQUET:
+        """Rejections with exact record and line numbers (a Python pass, only when needed)."""
+        if self.format is FileFormat.PARQUET or not (self._rejections or self._malformed):
             return self._rejections
-        if not self.careful:  # no record spans lines: line = record + header line
-            return [replace(r, line=r.record + 1) for r in self._rejections]
-        records, malformed = locate_records(self._open_bytes(), len(self.header))
-        self.close()
+        starts, malformed = locate_records(self._open_bytes(), len(self.header))
+        self._raw = None
         self.shift_thresholds = [r - j for j, (r, _, _) in enumerate(malformed)]
-        out = [
-            replace(r, record=_shifted(r.record, self.shift_thresholds)) for r in self._rejections
-        ]
-        out = [replace(r, line=records.get(r.record)) for r in out]
+        shifts = self.shift_thresholds
+        out = [replace(r, record=_shifted(r.record, shifts)) for r in self._rejections]
+        out = [replace(r, line=starts.get(r.record)) for r in out]
         out += [
             Rejection(record=r, column=None, reason=MALFORMED, value=None, raw={"line": t}, line=ln)
             for r, ln, t in malformed
@@ -217,7 +217,7 @@ class FocusReader:
                 column_types=dict.fromkeys(self.header, pa.string()),
                 null_values=NULL_TEXT,
                 strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
+                quoted_strings_can_be_null=True,
             ),
         )
         while True:
@@ -346,18 +346,18 @@ def locate_records(
 
     Slow (pure Python) and only used when a file has malformed records.
     """
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text)
-    next(reader, None)
     starts: dict[int, int] = {}
     malformed: list[tuple[int, int, str]] = []
-    previous_end = reader.line_num
-    for record, fields in enumerate(reader, start=1):
-        start = previous_end + 1
+    with io.TextIOWrapper(stream, encoding="utf-8-sig", newline="") as text:
+        reader = csv.reader(text)
+        next(reader, None)
         previous_end = reader.line_num
-        starts[record] = start
-        if len(fields) != width:
-            malformed.append((record, start, ",".join(fields)))
+        for record, fields in enumerate(reader, start=1):
+            start = previous_end + 1
+            previous_end = reader.line_num
+            starts[record] = start
+            if len(fields) != width:
+                malformed.append((record, start, ",".join(fields)))
     return starts, malformed
 
 

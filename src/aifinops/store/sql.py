@@ -28,6 +28,6 @@ def run_read_only(con: duckdb.DuckDBPyConnection, query: str) -> pa.Table:
             hint="use SELECT ... FROM focus_data_table; change data with `aifinops ingest`",
         )
     try:
-        return con.execute(query).fetch_arrow_table()
+        return con.execute(query).to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(str(exc).strip()) from None
