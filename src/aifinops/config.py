@@ -33,7 +33,6 @@ class WorkspaceSection(_Section):
     database: str = Field(
         "aifinops.duckdb", description="Database file, relative to the workspace."
     )
-    name: str = Field("", description="A name for this workspace, shown in reports.")
 
 
 class EngineSection(_Section):
@@ -54,7 +53,6 @@ class ReportSection(_Section):
         CostMetric.EFFECTIVE,
         description="Default cost metric: billed, effective (amortised), list or contracted.",
     )
-    top: int = Field(20, ge=1, description="Default number of groups shown by reports.")
 
 
 class Settings(BaseSettings):
