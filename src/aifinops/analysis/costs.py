@@ -47,7 +47,7 @@ def cost_report(engine: Engine, query: CostQuery) -> ir.Table:
         grouped = _keep_top(grouped, list(dims), list(keys), metric, query.top)
     order = [grouped[PERIOD]] if query.granularity is not None else []
     if query.top is not None and dims:  # (other) last
-        order.append(grouped[next(iter(dims))] == OTHER)
+        order.append((grouped[next(iter(dims))] == OTHER).fill_null(False))
     return grouped.order_by([*order, grouped[metric].desc(), *[grouped[d] for d in dims]])
 
 
@@ -66,8 +66,9 @@ def _keep_top(
         ]
     )
     ranked = ranked.mutate(_rank=rank)
+    # Ibis's dense_rank counts from 0.
     labels = {
-        d: ibis.ifelse(ranked._rank <= top, ranked[d].cast("string"), ibis.literal(OTHER))
+        d: ibis.ifelse(ranked._rank < top, ranked[d].cast("string"), ibis.literal(OTHER))
         for d in dims
     }
     others = {k: ranked[k] for k in keys if k not in dims}

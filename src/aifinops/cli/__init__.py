@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from rich.markup import escape
 
 from aifinops.cli import demo, ingest, report, workspace
 from aifinops.cli.common import err_console
@@ -29,5 +30,5 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="aifinops")
     except AifinopsError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.message}", highlight=False)
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", highlight=False)
         sys.exit(2)

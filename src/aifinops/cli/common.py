@@ -52,7 +52,7 @@ MetricOption = Annotated[
 ]
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def open_workspace(path: Path | None, *, read_only: bool = False) -> Workspace:

@@ -6,6 +6,7 @@ from collections import Counter
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from aifinops.cli.common import WorkspaceOption, console, err_console, open_workspace
 from aifinops.store.ingest import IngestSummary
@@ -82,14 +83,18 @@ def print_summary(summary: IngestSummary) -> None:
             f"accounts and periods (files {sorted(summary.replaced_files)})"
         )
     for message, count in sorted(summary.warnings.items()):
-        console.print(f"[yellow]warning[/yellow]: {message} ({count:,} rows)", highlight=False)
+        console.print(
+            f"[yellow]warning[/yellow]: {escape(message)} ({count:,} rows)", highlight=False
+        )
     notes = Counter(note for f in summary.files for note in f.notes)
     for note, files in sorted(notes.items()):
         console.print(f"[dim]note: {note} ({files} file{'s' * (files > 1)})[/dim]", highlight=False)
     for f in summary.files:
         for r in f.first_rejections:
             where = f"{f.path.name}:{r.line}" if r.line else f"{f.path.name} record {r.record}"
-            console.print(f"[red]quarantined[/red] {where}: {r.reason}", highlight=False)
+            console.print(
+                f"[red]quarantined[/red] {escape(where)}: {escape(r.reason)}", highlight=False
+            )
     if summary.rows_quarantined:
         console.print("see all with [bold]aifinops quarantine[/bold]")
 

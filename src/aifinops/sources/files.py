@@ -32,7 +32,7 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
     for item in paths:
         text = str(item)
         # Path.glob cannot take an absolute pattern, so the glob module it is.
-        magic = glob.has_magic(text)
+        magic = glob.has_magic(text) and not Path(text).exists()
         matches = sorted(glob.glob(text, recursive=True)) if magic else [text]  # noqa: PTH207
         if not matches:
             raise IngestError(f"no files match {text!r}", hint="check the pattern and quote it")

@@ -110,7 +110,8 @@ class FocusReader:
         try:
             header = next(csv.reader(text), None)
         except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
-            raise IngestError(_read_failure(exc), where=f"{self.path}:1") from None
+            what, hint = _read_failure(exc)
+            raise IngestError(what, where=str(self.path), hint=hint) from None
         finally:
             text.close()
             self.close()
@@ -204,31 +205,32 @@ class FocusReader:
             yield batch, done / total
 
     def _csv_batches(self) -> Iterator[tuple[pa.RecordBatch, float]]:
-        stream = self._open_bytes()
-        reader = pacsv.open_csv(
-            stream,
-            read_options=pacsv.ReadOptions(
-                block_size=BLOCK_BYTES, column_names=self.header, skip_rows=1
-            ),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=self.careful, invalid_row_handler=self._on_malformed
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(self.header, pa.string()),
-                null_values=NULL_TEXT,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
-        while True:
-            try:
-                batch = reader.read_next_batch()
-            except StopIteration:
-                return
-            except (pa.ArrowInvalid, EOFError, OSError) as exc:
-                raise IngestError(_read_failure(exc), where=str(self.path)) from None
-            assert self._raw is not None
-            yield batch, min(self._raw.tell() / self._size, 1.0)
+        try:
+            reader = pacsv.open_csv(
+                self._open_bytes(),
+                read_options=pacsv.ReadOptions(
+                    block_size=BLOCK_BYTES, column_names=self.header, skip_rows=1
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=self.careful, invalid_row_handler=self._on_malformed
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(self.header, pa.string()),
+                    null_values=NULL_TEXT,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    return
+                assert self._raw is not None
+                yield batch, min(self._raw.tell() / self._size, 1.0)
+        except (pa.ArrowInvalid, EOFError, OSError, UnicodeDecodeError) as exc:
+            what, hint = _read_failure(exc)
+            raise IngestError(what, where=str(self.path), hint=hint) from None
 
     def _on_malformed(self, row: Any) -> str:
         self._malformed.append(row.text)
@@ -384,15 +386,23 @@ def _add_errors(
         errors.setdefault(i, []).append((column, reason, _text(source[i].as_py())))
 
 
-def _read_failure(exc: BaseException) -> str:
+def _read_failure(exc: BaseException) -> tuple[str, str]:
+    """What went wrong reading a file, and what to do about it."""
     text = str(exc)
-    if isinstance(exc, EOFError) or "end-of-stream" in text.lower() or "truncated" in text.lower():
-        return "the gzip stream ends early: the file is truncated or still being written"
-    if isinstance(exc, UnicodeDecodeError) or "utf8" in text.lower() or "utf-8" in text.lower():
-        return "the file is not UTF-8 text"
-    if "gzip" in text.lower() or "compressed" in text.lower():
-        return f"the file is not valid gzip: {text}"
-    return f"cannot read the file: {text}"
+    lowered = text.lower()
+    if isinstance(exc, EOFError) or "end-of-stream" in lowered or "truncated" in lowered:
+        return (
+            "the gzip stream ends early: the file is truncated or still being written",
+            "download or copy the file again; check its size against the source",
+        )
+    if isinstance(exc, UnicodeDecodeError) or "utf8" in lowered or "utf-8" in lowered:
+        return (
+            "the file is not UTF-8 text",
+            "re-export it as UTF-8, or convert it (e.g. iconv -f latin1 -t utf-8)",
+        )
+    if "gzip" in lowered or "compressed" in lowered:
+        return f"the file is not valid gzip: {text}", "check that the file is a complete .gz"
+    return f"cannot read the file: {text}", "check that it is a FOCUS CSV, CSV.gz or Parquet file"
 
 
 def open_focus(path: Path, **options: Any) -> FocusReader:
