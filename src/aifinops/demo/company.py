@@ -85,6 +85,7 @@ class Provider:
     zones: tuple[str, ...]
     contract_discount: Decimal  # negotiated discount off list: ContractedUnitPrice
     tax_rate: Decimal
+    tax_on: frozenset[str]  # line groups the tax is levied on
     empty_tags: str | None  # what an untagged row's Tags holds
 
 
@@ -94,6 +95,7 @@ class Account:
     provider: str
     id: str
     name: str
+    messy: tuple[str, ...] = ()  # planted messiness labels
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,19 @@ class Company:
     seed: int = 42
 
     def count(self, pool: InstancePool | MeterPool) -> int:
-        """A pool's size at this company's scale."""
-        return max(0, round(pool.count * self.scale))
+        """A pool's size at this company's scale.
+
+        A meter without resources (tokens through one API, network egress) does not multiply: a
+        bigger company sends more through it (``volume``) rather than opening more meters.
+        """
+        if isinstance(pool, MeterPool) and pool.name is None:
+            return pool.count
+        # Each pool rounds at its own phase, so totals grow smoothly with scale; scale 1 is exact.
+        phase = stable_int(pool.key) % 1000 / 1000
+        return int(pool.count * self.scale + phase)
+
+    def volume(self, pool: MeterPool) -> float:
+        return self.scale if pool.name is None else 1.0
 
     def rng(self, *parts: str | int) -> np.random.Generator:
         """A random stream owned by ``parts`` (stable across runs and scales)."""

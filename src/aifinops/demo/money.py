@@ -49,14 +49,17 @@ def amount_text(amount: int) -> str:
 
 def mul_round(qty: Int64s, qty_scale: int, price: Int64s) -> Int64s:
     """``qty x price`` at ``SCALE``: ``qty`` has ``qty_scale`` decimals, ``price`` has ``SCALE``."""
+    divisor = 10**qty_scale
+    if qty_scale and not (price % divisor).any():
+        return mul_round(qty, 0, price // divisor)  # exact: no rounding needed
     if len(qty) and int(np.abs(qty).max()) * int(np.abs(price).max()) > _INT64_MAX:
         raise OverflowError("quantity x price does not fit in 64 bits; use a smaller qty scale")
     product = qty * price
     if qty_scale == 0:
         return product
-    divisor = 10**qty_scale
-    magnitude = (np.abs(product) + divisor // 2) // divisor
-    return np.where(product < 0, -magnitude, magnitude)
+    magnitude: Int64s = (np.abs(product) + divisor // 2) // divisor
+    magnitude[product < 0] *= -1
+    return magnitude
 
 
 def line_sums(values: Int64s, line: NDArray[np.int32], n_lines: int) -> tuple[Int64s, Int64s]:

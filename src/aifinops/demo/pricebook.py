@@ -72,6 +72,7 @@ class Product:
     consumed_unit: str | None = None
     consumed_per_unit: int = 1  # ConsumedQuantity per PricingQuantity
     resource_type: str | None = None
+    publisher: str | None = None  # third-party seller (Marketplace)
 
 
 _AI = ("AI and Machine Learning", "Generative AI")
@@ -80,24 +81,44 @@ _NET = "Networking"
 
 def _tokens(service: str, model: str, kind: str, per_1k: Decimal) -> Product:
     return Product(
-        service, *_AI, f"{kind} Tokens", f"{model} {kind.lower()} tokens (per 1K)", "1K Tokens",
-        per_1k, 3, "Tokens", 1000,
-    )  # fmt: skip
+        service,
+        *_AI,
+        f"{kind} Tokens",
+        f"{model} {kind.lower()} tokens (per 1K)",
+        "1K Tokens",
+        per_1k,
+        3,
+        "Tokens",
+        1000,
+    )
 
 
 def _gemini(model: str, kind: str, per_token: str) -> Product:
     return Product(
-        "Vertex AI", *_AI, f"{kind} Tokens", f"{model} {kind.lower()} text tokens", "Tokens",
-        Decimal(per_token), 0, "Tokens",
-    )  # fmt: skip
+        "Vertex AI",
+        *_AI,
+        f"{kind} Tokens",
+        f"{model} {kind.lower()} text tokens",
+        "Tokens",
+        Decimal(per_token),
+        0,
+        "Tokens",
+    )
 
 
 def _s3(tier: str, price: str) -> Product:
     return Product(
-        "Amazon Simple Storage Service", "Storage", "Object Storage", "Storage",
-        f"${price} per GB - storage used/month {tier}", "GB-Mo", Decimal(price), 4, "GB-Mo",
+        "Amazon Simple Storage Service",
+        "Storage",
+        "Object Storage",
+        "Storage",
+        f"${price} per GB - storage used/month {tier}",
+        "GB-Mo",
+        Decimal(price),
+        4,
+        "GB-Mo",
         resource_type="Bucket",
-    )  # fmt: skip
+    )
 
 
 # LLM token prices: litellm model_prices_and_context_window.json (litellm 1.109.1, MIT), keys
@@ -121,7 +142,7 @@ PRODUCTS: dict[str, Product] = {
         0,
         "Requests",
         resource_type="Bucket",
-    ),  # fmt: skip
+    ),
     # EC2 data transfer and NAT gateway, us-east-1 (aws.amazon.com/ec2/pricing/on-demand).
     "aws-egress": Product(
         "AWS Data Transfer",
@@ -133,7 +154,7 @@ PRODUCTS: dict[str, Product] = {
         Decimal("0.09"),
         3,
         "GB",
-    ),  # fmt: skip
+    ),
     "aws-inter-az": Product(
         "AWS Data Transfer",
         _NET,
@@ -144,7 +165,7 @@ PRODUCTS: dict[str, Product] = {
         Decimal("0.01"),
         3,
         "GB",
-    ),  # fmt: skip
+    ),
     "aws-nat-hours": Product(
         "Amazon Virtual Private Cloud",
         _NET,
@@ -156,7 +177,7 @@ PRODUCTS: dict[str, Product] = {
         0,
         "Hours",
         resource_type="NAT Gateway",
-    ),  # fmt: skip
+    ),
     "aws-nat-bytes": Product(
         "Amazon Virtual Private Cloud",
         _NET,
@@ -168,7 +189,7 @@ PRODUCTS: dict[str, Product] = {
         3,
         "GB",
         resource_type="NAT Gateway",
-    ),  # fmt: skip
+    ),
     "bedrock-claude-in": _tokens(
         "Amazon Bedrock", "Claude 3.5 Sonnet v2", "Input", Decimal("0.003")
     ),
@@ -196,7 +217,7 @@ PRODUCTS: dict[str, Product] = {
         3,
         "Spans",
         1_000_000,
-    ),  # fmt: skip
+    ),
     "aoai-gpt4o-in": _tokens(
         "Azure OpenAI", "gpt-4o-2024-08-06 Global", "Input", Decimal("0.0025")
     ),
@@ -219,7 +240,7 @@ PRODUCTS: dict[str, Product] = {
         4,
         "GB/Month",
         resource_type="Storage account",
-    ),  # fmt: skip
+    ),
     "gemini-flash-in": _gemini("Gemini 2.5 Flash", "Input", "0.0000003"),
     "gemini-flash-out": _gemini("Gemini 2.5 Flash", "Output", "0.0000025"),
     "gemini-pro-in": _gemini("Gemini 2.5 Pro", "Input", "0.00000125"),
@@ -236,7 +257,7 @@ PRODUCTS: dict[str, Product] = {
         4,
         "GiBy.mo",
         resource_type="Bucket",
-    ),  # fmt: skip
+    ),
     # Premium tier internet egress, North America, 0-1 TiB: $0.12 per GiB; inter-zone $0.01 per
     # GiB (cloud.google.com/vpc/network-pricing).
     "gcp-egress": Product(
@@ -249,7 +270,7 @@ PRODUCTS: dict[str, Product] = {
         Decimal("0.12"),
         3,
         "GiBy",
-    ),  # fmt: skip
+    ),
     "gcp-inter-zone": Product(
         "Networking",
         _NET,
@@ -260,7 +281,7 @@ PRODUCTS: dict[str, Product] = {
         Decimal("0.01"),
         3,
         "GiBy",
-    ),  # fmt: skip
+    ),
 }
 
 # AWS Business Support (aws.amazon.com/premiumsupport/pricing): the greater of $100 or 10% of the

@@ -18,7 +18,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 from aifinops.demo.company import (
-    ALWAYS,
     Account,
     Commitment,
     Company,
@@ -39,41 +38,45 @@ AZURE_ACCOUNT = (
     "3f8e2b1c-9d4a-4c7e-b5f6-1a0e3d2c9b74_2019-05-31/billingProfiles/KX4R-7TQP-BG7-PGB"
 )
 
+_ON_FEES = frozenset({"support", "marketplace"})  # AWS: sales tax on support and SaaS only
+_ON_ALL = frozenset({"usage", "purchase"})
 PROVIDERS = {
     "aws": Provider(
         "aws", "AWS", "aws", FocusVersion.V1_2, "parquet", PAYER, "Kestrel AI - Payer",
         "Payer Account", "Linked Account", ("us-east-1", "US East (N. Virginia)"),
-        ("us-east-1a", "us-east-1b", "us-east-1c"), Decimal(0), Decimal("0.0625"), None,
+        ("us-east-1a", "us-east-1b", "us-east-1c"), Decimal(0), Decimal("0.0625"), _ON_FEES, None,
     ),
     "azure": Provider(
         "azure", "Microsoft", "azure", FocusVersion.V1_0, "csv.gz", AZURE_ACCOUNT,
         "Kestrel AI, Inc.", "Billing Profile", "Subscription", ("eastus", "East US"),
-        ("1", "2", "3"), Decimal("0.05"), Decimal("0.03"), "{}",
+        ("1", "2", "3"), Decimal("0.05"), Decimal("0.03"), _ON_ALL, "{}",
     ),
     "gcp": Provider(
         "gcp", "Google Cloud", "gcp", FocusVersion.V1_3, "csv", "01F3A7-9C2B4D-6E8A05",
         "Kestrel AI GCP", "Billing Account", "Project", ("us-central1", "Iowa"),
-        ("us-central1-a", "us-central1-b", "us-central1-c"), Decimal(0), Decimal("0.025"), "{}",
+        ("us-central1-a", "us-central1-b", "us-central1-c"), Decimal(0), Decimal("0.025"),
+        _ON_ALL, "{}",
     ),
 }  # fmt: skip
 
+_SUB = "/subscriptions/"
 ACCOUNTS = (
     Account("aws-payer", "aws", PAYER, "kestrel-payer"),
     Account("aws-research", "aws", "573920184466", "kestrel-research"),
     # Leading zero: a reader that takes account ids for numbers turns it into 49217735108.
-    Account("aws-training", "aws", "049217735108", "kestrel-training"),
+    Account("aws-training", "aws", "049217735108", "kestrel-training", ("account-leading-zero",)),
     Account("aws-inference", "aws", "618305927741", "kestrel-inference-prod"),
     Account("aws-data", "aws", "237781904352", "kestrel-data"),
     Account("aws-dev", "aws", "902146638815", "kestrel-dev-sandbox"),
     Account("aws-shared", "aws", "755021369148", "kestrel-shared-services"),
-    Account("az-prod", "azure", "/subscriptions/5f1c3a9e-2b7d-4d41-9a8e-3c6f0b2e7d15", "kestrel-ml-prod"),
-    Account("az-research", "azure", "/subscriptions/a83d0c47-61f2-4b9e-8d15-7e2c9f04b6a1", "kestrel-research"),
-    Account("az-shared", "azure", "/subscriptions/0e9b7a25-c4d8-4f13-b6a0-58d1e3f72c94", "kestrel-shared"),
+    Account("az-prod", "azure", f"{_SUB}5f1c3a9e-2b7d-4d41-9a8e-3c6f0b2e7d15", "kestrel-ml-prod"),
+    Account("az-research", "azure", f"{_SUB}a83d0c47-61f2-4b9e-8d15-7e2c9f04b6a1", "kestrel-rnd"),
+    Account("az-shared", "azure", f"{_SUB}0e9b7a25-c4d8-4f13-b6a0-58d1e3f72c94", "kestrel-shared"),
     Account("gcp-search", "gcp", "kestrel-search-prod", "kestrel-search-prod"),
     Account("gcp-vertex", "gcp", "kestrel-vertex-prod", "kestrel-vertex-prod"),
     Account("gcp-research", "gcp", "kestrel-research-gcp", "kestrel-research-gcp"),
     # A project known only by its number: CSV readers infer an integer column.
-    Account("gcp-legacy", "gcp", "731904458812", "731904458812"),
+    Account("gcp-legacy", "gcp", "731904458812", "731904458812", ("account-numeric",)),
 )  # fmt: skip
 
 _7B = "kestrel-7b"
@@ -99,8 +102,8 @@ INSTANCES = (
     InstancePool("aws-p4d-retired", "aws", "aws-research", "p4d.24xlarge", 1, FINETUNE,
                  "p4d-finetune-old", Schedule(end=0.85), commitment="aws-sp"),
     InstancePool("aws-p5-pretrain", "aws", "aws-training", "p5.48xlarge", 16, PRETRAIN,
-                 "p5-pretrain", Schedule(start=0.35, jitter=6),
-                 (S.CANONICAL, S.CANONICAL, S.KUBERNETES)),
+                 "p5-pretrain", Schedule(start=0.2, jitter=6),
+                 (S.CANONICAL, S.CANONICAL, S.CANONICAL, S.KUBERNETES)),
     InstancePool("aws-p5-runaway", "aws", "aws-research", "p5.48xlarge", 8, ABLATION,
                  "p5-ablation", Schedule(last_month_days=(9, 25)), (S.VALUE_CASE,)),
     InstancePool("aws-g5-chat", "aws", "aws-inference", "g5.12xlarge", 10, CHAT, "g5-chat",
@@ -235,6 +238,9 @@ MONTHLY = (
 )  # fmt: skip
 
 
+UNREADABLE_ROWS_IN = "azure"  # whose most recent month carries the planted unreadable rows
+
+
 def build_company(*, seed: int = 42, scale: float = 1.0) -> Company:
     return Company(
         providers=PROVIDERS,
@@ -246,6 +252,3 @@ def build_company(*, seed: int = 42, scale: float = 1.0) -> Company:
         scale=scale,
         seed=seed,
     )
-
-
-__all__ = ["ALWAYS", "build_company"]
