@@ -38,7 +38,7 @@ validator: $(VALIDATOR_STAMP)
 # If `$(PYTHON312)` does not run (a pyenv shim for a version that is installed but not selected
 # says "command not found"), look for a pyenv-installed 3.12 before giving up.
 $(VALIDATOR_STAMP): $(VALIDATOR_MK)
-	@case "$(VALIDATOR_VENV)" in ""|.|./|/|..|../) \
+	@case "$(VALIDATOR_VENV)" in ""|.|./|/|..|../|.venv|./.venv|.venv/) \
 	  echo "validator.mk: refusing VALIDATOR_VENV='$(VALIDATOR_VENV)'" >&2; exit 1;; esac
 	@set -e; \
 	py="$(PYTHON312)"; \
@@ -72,6 +72,6 @@ $(VALIDATOR_STAMP): $(VALIDATOR_MK)
 	echo "validator.mk: focus-validator $(VALIDATOR_VERSION) ready in $(VALIDATOR_VENV)"
 
 validator-clean:
-	@case "$(VALIDATOR_VENV)" in ""|.|./|/|..|../) \
+	@case "$(VALIDATOR_VENV)" in ""|.|./|/|..|../|.venv|./.venv|.venv/) \
 	  echo "validator.mk: refusing VALIDATOR_VENV='$(VALIDATOR_VENV)'" >&2; exit 1;; esac
 	rm -rf "$(VALIDATOR_VENV)"
