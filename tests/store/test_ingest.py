@@ -211,9 +211,7 @@ def test_store_always_holds_the_latest_export_of_each_account_and_period(
             "SELECT BillingAccountId, strftime(BillingPeriodStart, '%Y-%m') AS p, sum(BilledCost) "
             "AS c FROM costs GROUP BY ALL"
         ).to_pylist()
-        assert {(r["BillingAccountId"], r["p"]): r["c"] for r in by_key} == {
-            k: v for k, v in expected.items()
-        }
+        assert {(r["BillingAccountId"], r["p"]): r["c"] for r in by_key} == expected
 
 
 # -- a kill in the middle of a file --------------------------------------------------------------

@@ -29,6 +29,30 @@ DERIVED: dict[str, tuple[str, ...]] = {
     "HostProviderName": ("ProviderName", "ServiceProviderName"),
     "ProviderName": ("ServiceProviderName",),
     "PublisherName": ("ServiceProviderName", "ProviderName"),
+    # Before 1.2 there was no pricing currency: prices were in the billing currency.
+    "PricingCurrency": ("BillingCurrency",),
+    "PricingCurrencyEffectiveCost": ("EffectiveCost",),
+    "PricingCurrencyListUnitPrice": ("ListUnitPrice",),
+    "PricingCurrencyContractedUnitPrice": ("ContractedUnitPrice",),
+}
+
+#: Stored column -> the source column it is computed from, when the file lacks it (see
+#: ``aifinops.sources.focus``): ServiceSubcategory (1.1) becomes ``Other (<ServiceCategory>)``, the
+#: spec's catch-all; SubAccountType (1.2) is the provider's name for a sub account.
+COMPUTED: dict[str, str] = {
+    "ServiceSubcategory": "ServiceCategory",
+    "SubAccountType": "SubAccountId",
+}
+
+#: SubAccountType by provider (lower-case prefix of ServiceProviderName/ProviderName).
+SUB_ACCOUNT_TYPES = {
+    "aws": "AWS Account",
+    "amazon": "AWS Account",
+    "microsoft": "Subscription",
+    "azure": "Subscription",
+    "google": "Project",
+    "oracle": "Compartment",
+    "oci": "Compartment",
 }
 
 
@@ -41,6 +65,8 @@ class SchemaPlan:
     renames: dict[str, str]
     #: stored column -> source column it is copied from (see DERIVED)
     derived: dict[str, str]
+    #: stored columns computed from others (see COMPUTED)
+    computed: tuple[str, ...] = ()
     #: source names that matched a FOCUS column only when case was ignored
     case_repaired: tuple[str, ...] = ()
     #: mandatory columns of ``version`` the file does not have
@@ -116,9 +142,12 @@ def plan(names: Sequence[str], version: FocusVersion | None = None) -> SchemaPla
         for dst, sources in DERIVED.items()
         if dst not in present and any(s in present for s in sources)
     }
-    available = present | set(derived)
+    computed = tuple(
+        dst for dst, src in COMPUTED.items() if dst not in present and src in present | set(derived)
+    )
+    available = present | set(derived) | set(computed)
     missing = tuple(c for c in mandatory_columns(version) if c not in available)
-    return SchemaPlan(version, renames, derived, tuple(repaired), missing)
+    return SchemaPlan(version, renames, derived, computed, tuple(repaired), missing)
 
 
 def version_columns(version: FocusVersion) -> tuple[str, ...]:

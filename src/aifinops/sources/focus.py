@@ -27,7 +27,7 @@ from isal import igzip
 from aifinops.errors import IngestError
 from aifinops.model.enums import ChargeCategory, ChargeClass
 from aifinops.model.focus import ColumnType, FocusColumn, FocusVersion, all_columns, columns
-from aifinops.model.schema_plan import SchemaPlan, plan
+from aifinops.model.schema_plan import SUB_ACCOUNT_TYPES, SchemaPlan, plan
 from aifinops.sources import convert
 from aifinops.sources.base import Batch, Rejection, SourceSpec, register
 from aifinops.sources.files import FileFormat, detect_format
@@ -137,6 +137,8 @@ class FocusReader:
                 self.notes.append(f"column {src!r} is not a FOCUS column; kept as {dst!r}")
         for dst, src in p.derived.items():
             self.notes.append(f"{dst} filled from {src}")
+        for dst in p.computed:
+            self.notes.append(f"{dst} computed (the file's version has no such column)")
 
     def close(self) -> None:
         if self._raw is not None:
@@ -179,7 +181,7 @@ class FocusReader:
         if self.format is FileFormat.PARQUET or not (self._rejections or self._malformed):
             return self._rejections
         starts, malformed = locate_records(self._open_bytes(), len(self.header))
-        self._raw = None
+        self.close()
         self.shift_thresholds = [r - j for j, (r, _, _) in enumerate(malformed)]
         shifts = self.shift_thresholds
         out = [replace(r, record=_shifted(r.record, shifts)) for r in self._rejections]
@@ -246,6 +248,8 @@ class FocusReader:
             arrays[target] = self._convert_column(target, arr, errors)
         for dst, src in self.plan.derived.items():
             arrays[dst] = arrays[src]
+        for dst in self.plan.computed:
+            arrays[dst] = _compute(dst, arrays)
         self._check_required(arrays, errors)
         self._check_json(arrays, errors)
         return self._split(raw, arrays, errors, first_record, progress)
@@ -334,6 +338,21 @@ class FocusReader:
             _rejection(raw, i, first_record + i, problems) for i, problems in sorted(errors.items())
         ]
         return Batch(table.filter(pa.array(~bad)), rejected, progress)
+
+
+def _compute(name: str, arrays: dict[str, pa.Array]) -> pa.Array:
+    """A column the file's version lacks, computed from the ones it has (see COMPUTED)."""
+    if name == "ServiceSubcategory":
+        return pc.binary_join_element_wise("Other (", arrays["ServiceCategory"], ")", "")
+    provider = arrays.get("ServiceProviderName", arrays.get("ProviderName"))
+    ids = arrays["SubAccountId"]
+    if provider is None:
+        return pa.nulls(len(ids), pa.string())
+    lowered = pc.utf8_lower(provider)
+    kind = pa.nulls(len(ids), pa.string())
+    for prefix, label in SUB_ACCOUNT_TYPES.items():
+        kind = pc.if_else(pc.fill_null(pc.starts_with(lowered, prefix), False), label, kind)
+    return pc.if_else(pc.is_null(ids), pa.scalar(None, pa.string()), kind)
 
 
 def _shifted(parsed: int, thresholds: list[int]) -> int:

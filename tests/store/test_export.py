@@ -1,0 +1,82 @@
+"""FOCUS export: the shape of each version, exact money, and the official validator's verdict."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from aifinops import Workspace
+from aifinops.demo.generator import generate
+from aifinops.model.focus import FocusVersion, export_columns
+from tests.conftest import total
+
+ROOT = Path(__file__).resolve().parents[2]
+VALIDATOR_VENV = ROOT / ".venv-validator"
+
+
+def _validator() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "focus_validate", ROOT / "scripts/focus_validate.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["focus_validate"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def demo_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo")
+    manifest = generate(folder / "data", seed=7)
+    with Workspace.init(folder / "ws") as ws:
+        ws.ingest([f.path for f in manifest.files])
+    return folder / "ws"
+
+
+@pytest.mark.parametrize("version", ["1.2", "1.4"])
+def test_export_has_the_versions_columns_and_exact_totals(
+    demo_workspace: Path, tmp_path: Path, version: str
+) -> None:
+    with Workspace(demo_workspace, read_only=True) as ws:
+        (path,) = ws.export_focus(tmp_path, version=version)
+        stored = total(ws)
+    table = pq.read_table(path)
+    expected = [c.name for c in export_columns(FocusVersion.parse(version))]
+    assert table.column_names[: len(expected)] == expected
+    assert all(c.startswith("x_") for c in table.column_names[len(expected) :])
+    assert "x_IngestFileId" not in table.column_names
+    exported = sum((v for v in table.column("BilledCost").to_pylist() if v is not None), Decimal(0))
+    assert exported == stored
+
+
+def test_upgraded_1_0_rows_get_pricing_currency_and_a_subcategory(demo_workspace: Path) -> None:
+    with Workspace(demo_workspace, read_only=True) as ws:
+        rows = ws.sql(
+            "SELECT count(*) FILTER (WHERE PricingCurrency IS NULL) AS no_currency, "
+            "count(*) FILTER (WHERE ServiceSubcategory IS NULL) AS no_subcategory, "
+            "count(*) FILTER (WHERE SubAccountId IS NOT NULL AND SubAccountType IS NULL) "
+            "AS no_type "
+            "FROM costs WHERE x_FocusVersion = '1.0'"
+        ).to_pylist()[0]
+    assert rows == {"no_currency": 0, "no_subcategory": 0, "no_type": 0}
+
+
+@pytest.mark.validator
+@pytest.mark.skipif(
+    not (VALIDATOR_VENV / "bin" / "focus-validator").exists(),
+    reason="the official validator venv is absent (make validator)",
+)
+def test_the_demo_export_passes_the_official_validator(
+    demo_workspace: Path, tmp_path: Path
+) -> None:
+    with Workspace(demo_workspace, read_only=True) as ws:
+        (path,) = ws.export_focus(tmp_path, version="1.2")
+    result = _validator().validate(path, venv=VALIDATOR_VENV)
+    assert result.passed, result.summary(allow_defects=True)
