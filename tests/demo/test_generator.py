@@ -188,7 +188,7 @@ def test_exact_arithmetic_helpers() -> None:
     price = np.array([units("0.021")] * 3, dtype=np.int64)
     assert list(mul_round(qty, 4, price)) == [units("32.0905914"), units("0.0000021"), 0]
     values = np.array([units("-0.0000012"), 0, units("12.5"), units(100)], dtype=np.int64)
-    assert decimal_strings(values, 10).to_pylist() == ["-0.0000012", "0", "12.5", "100"]
+    assert decimal_strings(values, 10).to_pylist() == ["-0.0000012", "0.0", "12.5", "100.0"]
 
 
 def test_big_months_split_into_parts_and_reruns_leave_no_stale_files(tmp_path: Path) -> None:

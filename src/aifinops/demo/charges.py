@@ -197,6 +197,7 @@ def sud_lines(ctx: Context, pool: InstancePool) -> list[Line]:
             "ChargeFrequency": "Usage-Based",
             "ChargeDescription": f"Sustained Usage Discount: {itype.name}",
             "SkuId": ctx.flavour.sku_id(f"sud:{itype.name}"),
+            "SkuMeter": "Sustained Usage Discount",
         }
         line = priced(text, Decimal(0), Decimal(0), -credit, -credit, consumed=None)
         line.list_unit_price = line.contracted_unit_price = None
@@ -328,8 +329,8 @@ def monthly_line(ctx: Context, charge: MonthlyCharge) -> Line:
         text["RegionName"] = None
         if charge.kind == "tax":
             line = amount(text, list_=1, contracted=1, effective=1, billed=1, unit_prices=False)
-        else:  # a credit lowers what is billed; it has no list or contracted price
-            line = amount(text, list_=0, contracted=0, effective=-1, billed=-1, unit_prices=False)
+        else:  # a credit unrelated to other charges: every cost equals BilledCost (FOCUS 1.2)
+            line = amount(text, list_=-1, contracted=-1, effective=-1, billed=-1, unit_prices=False)
         return _grouped(line, {charge.kind, "untagged"})
     text |= {
         "ChargeCategory": "Usage",

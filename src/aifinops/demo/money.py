@@ -96,15 +96,19 @@ def decimal_array(values: Int64s, scale: int, valid: Bools | None = None) -> pa.
 
 
 def decimal_strings(values: Int64s, scale: int, valid: Bools | None = None) -> pa.Array:
-    """Plain decimal text (``12.5``, ``-0.0000012``, ``0``), never exponent notation."""
+    """Plain decimal text (``12.5``, ``-0.0000012``, ``0.0``), never exponent notation.
+
+    Always with a decimal point: a CSV column of whole numbers only reads as an integer column,
+    which fails FOCUS's "MUST be of type Decimal".
+    """
     magnitude = np.abs(values)
     whole = pc.cast(pa.array(magnitude // 10**scale), pa.string())
-    text = whole
+    text = pc.binary_join_element_wise(whole, "0", ".")
     if scale:
         fraction = magnitude % 10**scale
         digits = pc.utf8_lpad(pc.cast(pa.array(fraction), pa.string()), width=scale, padding="0")
         joined = pc.binary_join_element_wise(whole, pc.utf8_rtrim(digits, characters="0"), ".")
-        text = pc.if_else(pa.array(fraction == 0), whole, joined)
+        text = pc.if_else(pa.array(fraction == 0), text, joined)
     text = pc.if_else(pa.array(values < 0), pc.binary_join_element_wise("-", text, ""), text)
     if valid is not None and not valid.all():
         text = pc.if_else(pa.array(valid), text, pa.scalar(None, pa.string()))

@@ -79,18 +79,26 @@ _AI = ("AI and Machine Learning", "Generative AI")
 _NET = "Networking"
 
 
-def _tokens(service: str, model: str, kind: str, per_1k: Decimal) -> Product:
+def _tokens(
+    service: str, model: str, kind: str, per_1k: Decimal, resource_type: str | None = None
+) -> Product:
     return Product(
         service,
         *_AI,
         f"{kind} Tokens",
         f"{model} {kind.lower()} tokens (per 1K)",
-        "1K Tokens",
+        "1000 Tokens",  # FOCUS UnitFormat: a leading whole number, never `1K`
         per_1k,
         3,
         "Tokens",
         1000,
+        resource_type=resource_type,
     )
+
+
+def _aoai(model: str, kind: str, per_1k: str) -> Product:
+    """An Azure OpenAI meter: billed on the account resource, so it has a ResourceType."""
+    return _tokens("Azure OpenAI", model, kind, Decimal(per_1k), "Azure OpenAI")
 
 
 def _gemini(model: str, kind: str, per_token: str) -> Product:
@@ -113,10 +121,10 @@ def _s3(tier: str, price: str) -> Product:
         "Object Storage",
         "Storage",
         f"${price} per GB - storage used/month {tier}",
-        "GB-Mo",
+        "GB-Months",
         Decimal(price),
         4,
-        "GB-Mo",
+        "GB-Months",
         resource_type="Bucket",
     )
 
@@ -212,21 +220,17 @@ PRODUCTS: dict[str, Product] = {
         "Observability",
         "Span Ingestion",
         "Lumenlog span ingestion, per 1M spans",
-        "1M Spans",
+        "1000000 Spans",
         Decimal("2.50"),
         3,
         "Spans",
         1_000_000,
     ),
-    "aoai-gpt4o-in": _tokens(
-        "Azure OpenAI", "gpt-4o-2024-08-06 Global", "Input", Decimal("0.0025")
-    ),
-    "aoai-gpt4o-out": _tokens(
-        "Azure OpenAI", "gpt-4o-2024-08-06 Global", "Output", Decimal("0.01")
-    ),
-    "aoai-mini-in": _tokens("Azure OpenAI", "gpt-4o-mini Global", "Input", Decimal("0.00015")),
-    "aoai-mini-out": _tokens("Azure OpenAI", "gpt-4o-mini Global", "Output", Decimal("0.0006")),
-    "aoai-embed": _tokens("Azure OpenAI", "text-embedding-3-large", "Input", Decimal("0.000143")),
+    "aoai-gpt4o-in": _aoai("gpt-4o-2024-08-06 Global", "Input", "0.0025"),
+    "aoai-gpt4o-out": _aoai("gpt-4o-2024-08-06 Global", "Output", "0.01"),
+    "aoai-mini-in": _aoai("gpt-4o-mini Global", "Input", "0.00015"),
+    "aoai-mini-out": _aoai("gpt-4o-mini Global", "Output", "0.0006"),
+    "aoai-embed": _aoai("text-embedding-3-large", "Input", "0.000143"),
     # Azure Blob Storage, Hot LRS, East US, first 50 TB: approximately $0.018 per GB-month
     # (azure.microsoft.com/pricing/details/storage/blobs).
     "blob-hot-lrs": Product(
@@ -252,10 +256,10 @@ PRODUCTS: dict[str, Product] = {
         "Object Storage",
         "Standard Storage",
         "Standard Storage US Regional",
-        "GiBy.mo",
+        "GiB-Months",
         Decimal("0.020"),
         4,
-        "GiBy.mo",
+        "GiB-Months",
         resource_type="Bucket",
     ),
     # Premium tier internet egress, North America, 0-1 TiB: $0.12 per GiB; inter-zone $0.01 per
@@ -266,10 +270,10 @@ PRODUCTS: dict[str, Product] = {
         "Network Connectivity",
         "Internet Egress",
         "Network Internet Data Transfer Out from Americas to Americas",
-        "GiBy",
+        "GiB",
         Decimal("0.12"),
         3,
-        "GiBy",
+        "GiB",
     ),
     "gcp-inter-zone": Product(
         "Networking",
@@ -277,10 +281,10 @@ PRODUCTS: dict[str, Product] = {
         "Network Connectivity",
         "Inter Zone Egress",
         "Network Inter Zone Data Transfer Out",
-        "GiBy",
+        "GiB",
         Decimal("0.01"),
         3,
-        "GiBy",
+        "GiB",
     ),
 }
 

@@ -38,10 +38,12 @@ DERIVED: dict[str, tuple[str, ...]] = {
 
 #: Stored column -> the source column it is computed from, when the file lacks it (see
 #: ``aifinops.sources.focus``): ServiceSubcategory (1.1) becomes ``Other (<ServiceCategory>)``, the
-#: spec's catch-all; SubAccountType (1.2) is the provider's name for a sub account.
+#: spec's catch-all; SubAccountType (1.2) is the provider's name for a sub account;
+#: BillingAccountType (1.2) is the generic "Billing Account" (the file does not say which kind).
 COMPUTED: dict[str, str] = {
     "ServiceSubcategory": "ServiceCategory",
     "SubAccountType": "SubAccountId",
+    "BillingAccountType": "BillingAccountId",
 }
 
 #: SubAccountType by provider (lower-case prefix of ServiceProviderName/ProviderName).

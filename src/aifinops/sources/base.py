@@ -38,6 +38,8 @@ class SourceReader(Protocol):
     version: str | None
     warnings: Counter[str]
     notes: list[str]
+    #: the stored column names the batches will carry (known once the header is read)
+    columns: tuple[str, ...]
 
     def batches(self) -> Iterator[Batch]: ...
 

@@ -80,6 +80,11 @@ class FocusReader:
             raise IngestError(str(exc), where=str(path)) from None
         self.header = header
         self.version: str | None = self.plan.version.value
+        self.columns: tuple[str, ...] = (
+            *self.plan.renames.values(),
+            *self.plan.derived,
+            *self.plan.computed,
+        )
         self._check_plan()
         self._types = _focus_columns()
         self._required = [
@@ -344,6 +349,9 @@ def _compute(name: str, arrays: dict[str, pa.Array]) -> pa.Array:
     """A column the file's version lacks, computed from the ones it has (see COMPUTED)."""
     if name == "ServiceSubcategory":
         return pc.binary_join_element_wise("Other (", arrays["ServiceCategory"], ")", "")
+    if name == "BillingAccountType":
+        ids = arrays["BillingAccountId"]
+        return pc.if_else(pc.is_null(ids), pa.scalar(None, pa.string()), "Billing Account")
     provider = arrays.get("ServiceProviderName", arrays.get("ProviderName"))
     ids = arrays["SubAccountId"]
     if provider is None:

@@ -129,6 +129,7 @@ class Ingestor:
             raise IngestError("no input files found", hint="give files, folders or globs")
         started = time.perf_counter()
         self.progress.start(files)
+        self._add_columns(spec, files, options or {})
         self.con.execute("BEGIN TRANSACTION")
         try:
             summary = self._load(spec, files, force=force, options=options or {})
@@ -144,6 +145,26 @@ class Ingestor:
             raise
         summary.seconds = time.perf_counter() - started
         return summary
+
+    def _add_columns(
+        self, spec: sources.SourceSpec, files: list[Path], options: dict[str, object]
+    ) -> None:
+        """Add the extension columns the files bring, before the load's transaction.
+
+        DuckDB 1.5 cannot add a column to a table that has uncommitted rows in the same
+        transaction ("Row group prev allocated size ..."), so schema changes come first. A new,
+        empty ``x_`` column left behind by a load that later fails is harmless.
+        """
+        known = set(table_columns(self.con, spec.table))
+        for path in files:
+            reader = spec.open(path, **options)
+            reader.close()
+            for name in reader.columns:
+                if name not in known:
+                    self.con.execute(
+                        f"ALTER TABLE {spec.table} ADD COLUMN {schema.quote(name)} VARCHAR"
+                    )
+                    known.add(name)
 
     # -- one load ----------------------------------------------------------------------------
 
@@ -244,10 +265,9 @@ class Ingestor:
     ) -> None:
         if batch.table is None or batch.table.num_rows == 0:
             return
-        for name in batch.table.column_names:
-            if name not in known:
-                self.con.execute(f"ALTER TABLE {table} ADD COLUMN {schema.quote(name)} VARCHAR")
-                known.add(name)
+        missing = [n for n in batch.table.column_names if n not in known]
+        if missing:  # _add_columns added them before the transaction
+            raise IngestError(f"internal: columns {missing} were not added before the load")
         extra = [f"{file_id} AS x_IngestFileId"]
         if table == "costs":
             extra += [
