@@ -19,7 +19,7 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/aifinops demo $(DEMO_DIR)
 
-test: setup
+test: setup validator
 	$(BIN)/python -m pytest
 
 test-fast: setup

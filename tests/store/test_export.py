@@ -79,4 +79,17 @@ def test_the_demo_export_passes_the_official_validator(
     with Workspace(demo_workspace, read_only=True) as ws:
         (path,) = ws.export_focus(tmp_path, version="1.2")
     result = _validator().validate(path, venv=VALIDATOR_VENV)
-    assert result.passed, result.summary(allow_defects=True)
+    unexpected = {r.rule_id for r in result.unexpected_failures()}
+    # The demo's Azure export is FOCUS 1.0, which has no SkuMeter (added in 1.1); aifinops does not
+    # invent one, so this SHOULD rule (and the parents that roll it up) fails on those rows only.
+    # See docs/focus-validator.md, "Our export".
+    assert unexpected <= UPGRADED_1_0_GAPS, result.summary(allow_defects=True)
+
+
+UPGRADED_1_0_GAPS = {
+    "SkuMeter-C-005-C",
+    "SkuMeter-C-003-C",
+    "SkuMeter-C-000-C",
+    "CostAndUsage-D-002-M",
+    "CostAndUsage-D-000-M",
+}
