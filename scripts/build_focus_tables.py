@@ -9,7 +9,6 @@ Source facts: the FOCUS specification (CC-BY-4.0, FinOps Foundation), as tabulat
 from __future__ import annotations
 
 import csv
-import shutil
 from pathlib import Path
 
 REF = Path(__file__).resolve().parents[2] / "shared" / "reference" / "focus"
@@ -25,8 +24,17 @@ def _rows(name: str) -> dict[str, dict[str, str]]:
 
 def main() -> None:
     v12, v14 = _rows("focus_columns_1.2.csv"), _rows("focus_columns_1.4.csv")
-    fields = ["name", "type", "introduced", "deprecated", "requirement_1_2", "requirement_1_4",
-              "nullable", "allowed_values", "value_format"]
+    fields = [
+        "name",
+        "type",
+        "introduced",
+        "deprecated",
+        "requirement_1_2",
+        "requirement_1_4",
+        "nullable",
+        "allowed_values",
+        "value_format",
+    ]
     OUT.mkdir(parents=True, exist_ok=True)
     with (OUT / "focus_columns.csv").open("w", newline="") as fh:
         out = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
@@ -37,19 +45,21 @@ def main() -> None:
             assert latest is not None
             deprecated = "1.3" if b and b["requirement"].startswith("Deprecated") else ""
             req14 = "" if b is None or deprecated else b["requirement"]
-            out.writerow({
-                "name": name,
-                "type": latest["type"],
-                "introduced": latest["introduced_in"],
-                "deprecated": deprecated,
-                "requirement_1_2": a["requirement"] if a else "",
-                "requirement_1_4": req14,
-                "nullable": latest["nullable"],
-                "allowed_values": (b if b and b["allowed_values"] else latest)["allowed_values"],
-                "value_format": latest["value_format"],
-            })
-    shutil.copy(REF / "focus_1.4_servicesubcategory_parents.csv",
-                OUT / "servicesubcategory_parents.csv")
+            out.writerow(
+                {
+                    "name": name,
+                    "type": latest["type"],
+                    "introduced": latest["introduced_in"],
+                    "deprecated": deprecated,
+                    "requirement_1_2": a["requirement"] if a else "",
+                    "requirement_1_4": req14,
+                    "nullable": latest["nullable"],
+                    "allowed_values": (b if b and b["allowed_values"] else latest)[
+                        "allowed_values"
+                    ],
+                    "value_format": latest["value_format"],
+                }
+            )
 
 
 if __name__ == "__main__":

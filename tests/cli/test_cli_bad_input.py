@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import io
 import json
-import os
 import random
 import re
 import shutil
 import subprocess
-import sys
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +29,7 @@ from typing import Any
 import pytest
 
 from aifinops import Workspace
+from tests.cli.runner import output, run_cli
 
 SAMPLE = (
     Path(__file__).resolve().parents[1]
@@ -45,36 +43,6 @@ SAMPLE_RECORDS = 20
 
 
 # -- running the command -------------------------------------------------------------------------
-
-
-def aifinops_command() -> list[str]:
-    """``python -m aifinops``; the console script next to the interpreter if that is missing."""
-    if importlib.util.find_spec("aifinops.__main__") is not None:
-        return [sys.executable, "-m", "aifinops"]
-    return [str(Path(sys.executable).with_name("aifinops"))]
-
-
-def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    """Run ``aifinops ARGS`` as a user would, off a terminal (Rich's default width, no colour)."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AIFINOPS_")
-        and k not in {"COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"}
-    }
-    return subprocess.run(
-        [*aifinops_command(), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
 
 
 def unwrapped(result: subprocess.CompletedProcess[str]) -> str:

@@ -9,12 +9,9 @@ are SYNTHETIC (focus-data-toolkit 0.14.1, AWS/Azure/GCP, May 2026); see
 from __future__ import annotations
 
 import csv
-import importlib.util
 import io
 import json
-import os
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -28,6 +25,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from aifinops import Workspace
+from tests.cli.runner import output, run_cli
 
 FOCUS_1_2 = Path(__file__).resolve().parents[1] / "data" / "reference" / "focus-1.2"
 MAY_2026 = ("2026-05-01", "2026-05-31")
@@ -35,35 +33,6 @@ OTHER = "(other)"
 
 
 # -- running the command -------------------------------------------------------------------------
-
-
-def aifinops_command() -> list[str]:
-    """``python -m aifinops``; the console script next to the interpreter if that is missing."""
-    if importlib.util.find_spec("aifinops.__main__") is not None:
-        return [sys.executable, "-m", "aifinops"]
-    return [str(Path(sys.executable).with_name("aifinops"))]
-
-
-def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AIFINOPS_")
-        and k not in {"COLUMNS", "LINES", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE"}
-    }
-    return subprocess.run(
-        [*aifinops_command(), *map(str, args)],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def output(result: subprocess.CompletedProcess[str]) -> str:
-    return result.stdout + result.stderr
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -6,7 +6,6 @@ import difflib
 from typing import TYPE_CHECKING
 
 from aifinops.errors import QueryError
-from aifinops.model.focus import all_columns
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -48,7 +47,3 @@ def within(costs: ir.Table, window: Window) -> ir.Table:
     if window.end is not None:
         costs = costs.filter(costs.x_ChargeDate < window.end)
     return costs
-
-
-def focus_column_names() -> set[str]:
-    return {c.name for c in all_columns()}

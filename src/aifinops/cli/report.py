@@ -14,7 +14,6 @@ from aifinops.cli.common import (
     PeriodOption,
     ToOption,
     WorkspaceOption,
-    console,
     open_workspace,
 )
 from aifinops.output import OutputFormat, render
@@ -57,7 +56,7 @@ def costs(
             granularity=granularity,
             top=top,
         )
-        render(table, fmt, output=output, title=_title("cost", ws.window(period, start, end)))
+        render(table, fmt, output=output, title=f"cost, {ws.window(period, start, end)}")
 
 
 @report_app.command("tag-coverage")
@@ -104,10 +103,5 @@ def trend(
         render(table, fmt, output=output, title=f"trend by {by}")
 
 
-def _title(what: str, window: object) -> str:
-    return f"{what}, {window}"
-
-
 def register(app: typer.Typer) -> None:
     app.add_typer(report_app, name="report")
-    _ = console

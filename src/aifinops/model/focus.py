@@ -139,10 +139,6 @@ def column(name: str) -> FocusColumn:
     raise KeyError(name)
 
 
-def is_focus_column(name: str) -> bool:
-    return any(c.name == name for c in all_columns())
-
-
 @functools.cache
 def columns(version: FocusVersion) -> tuple[FocusColumn, ...]:
     """The columns of one version's Cost and Usage dataset (deprecated columns included)."""
@@ -157,16 +153,3 @@ def export_columns(version: FocusVersion) -> tuple[FocusColumn, ...]:
 
 def mandatory_columns(version: FocusVersion) -> tuple[str, ...]:
     return tuple(c.name for c in columns(version) if c.is_mandatory(version))
-
-
-@functools.cache
-def service_subcategory_parents() -> dict[str, str]:
-    """ServiceSubcategory -> its ServiceCategory (FOCUS 1.1+)."""
-    text = (
-        resources.files("aifinops.model")
-        .joinpath("data/servicesubcategory_parents.csv")
-        .read_text("utf-8")
-    )
-    return {
-        r["ServiceSubcategory"]: r["ServiceCategory"] for r in csv.DictReader(text.splitlines())
-    }

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from aifinops.errors import AifinopsError
-from aifinops.model.focus import FocusVersion, all_columns, columns, mandatory_columns
+from aifinops.model.focus import FocusVersion, all_columns, mandatory_columns
 
 #: Column names of the FOCUS 0.5 preview; a file with them but not their 1.0 successors is pre-1.0.
 PRE_1_0_NAMES = ("Provider", "Publisher", "InvoiceIssuer", "ChargeType", "AmortizedCost")
@@ -150,7 +150,3 @@ def plan(names: Sequence[str], version: FocusVersion | None = None) -> SchemaPla
     available = present | set(derived) | set(computed)
     missing = tuple(c for c in mandatory_columns(version) if c not in available)
     return SchemaPlan(version, renames, derived, computed, tuple(repaired), missing)
-
-
-def version_columns(version: FocusVersion) -> tuple[str, ...]:
-    return tuple(c.name for c in columns(version))

@@ -4,6 +4,6 @@ Importing this package registers every source (see :func:`registered`).
 """
 
 from aifinops.sources import focus as _focus  # noqa: F401  (registers "focus")
-from aifinops.sources.base import SourceSpec, open_reader, registered
+from aifinops.sources.base import SourceSpec, registered
 
-__all__ = ["SourceSpec", "open_reader", "registered"]
+__all__ = ["SourceSpec", "registered"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Protocol
 
 import pyarrow as pa
@@ -41,6 +40,11 @@ class SourceReader(Protocol):
     #: the stored column names the batches will carry (known once the header is read)
     columns: tuple[str, ...]
 
+    @property
+    def format(self) -> str:
+        """The file's format (csv, csv.gz, parquet ...), as recorded in ``ingest_log``."""
+        ...
+
     def batches(self) -> Iterator[Batch]: ...
 
     def close(self) -> None: ...
@@ -73,7 +77,3 @@ def register(spec: SourceSpec) -> SourceSpec:
 def registered() -> dict[str, SourceSpec]:
     """Every registered source by name (importing :mod:`aifinops.sources` registers them)."""
     return dict(_REGISTRY)
-
-
-def open_reader(name: str, path: Path, **options: object) -> SourceReader:
-    return _REGISTRY[name].open(path, **options)

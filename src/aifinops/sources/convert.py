@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from aifinops.model.enums import normalise
+
 DECIMAL = pa.decimal128(38, 18)
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 _SCALE = decimal.Decimal(1).scaleb(-18)
@@ -141,8 +143,6 @@ def enum_repairs(arr: pa.Array, allowed: tuple[str, ...]) -> tuple[pa.Array, int
 
     Unknown values are left as they are; the caller decides whether they are errors.
     """
-    from aifinops.model.enums import normalise
-
     text = _as_text(arr)
     uniques = [u for u in pc.unique(text).to_pylist() if u is not None]
     mapping = {u: normalise(u, allowed) for u in uniques}

@@ -72,6 +72,7 @@ class FocusReader:
         self.shift_thresholds: list[int] = []
         self._size = max(path.stat().st_size, 1)
         self._raw: IO[bytes] | None = None
+        self._json: duckdb.DuckDBPyConnection | None = None  # opened on the first JSON check
         header = self._read_header()
         wanted = FocusVersion.parse(focus_version) if focus_version else None
         try:
@@ -92,7 +93,6 @@ class FocusReader:
             for c in columns(self.plan.version)
             if c.is_mandatory(self.plan.version) and not c.nullable
         ]
-        self._json = duckdb.connect()
 
     # -- opening ---------------------------------------------------------------------------
 
@@ -146,6 +146,9 @@ class FocusReader:
             self.notes.append(f"{dst} computed (the file's version has no such column)")
 
     def close(self) -> None:
+        if self._json is not None:
+            self._json.close()
+            self._json = None
         if self._raw is not None:
             self._raw.close()
             self._raw = None
@@ -313,6 +316,8 @@ class FocusReader:
             arr = arrays[name]
             if arr.null_count == len(arr):
                 continue
+            if self._json is None:
+                self._json = duckdb.connect()
             self._json.register("json_column", pa.table({"i": np.arange(len(arr)), "v": arr}))
             object_only = "OR json_type(v) <> 'OBJECT'" if name == "Tags" else ""
             bad = self._json.execute(

@@ -30,7 +30,7 @@ import pyarrow as pa
 from aifinops.errors import IngestError
 from aifinops.sources import base as sources
 from aifinops.sources.base import Batch, Rejection, SourceReader
-from aifinops.sources.files import detect_format, expand, sha256
+from aifinops.sources.files import expand, sha256
 from aifinops.sources.focus import StructuralRowsError
 from aifinops.store import schema
 from aifinops.store.db import table_columns
@@ -229,18 +229,22 @@ class Ingestor:
             reader = spec.open(path, careful=True, **options)
             result = self._read_into(spec, reader, path, file_id)
             self._shift_records(spec.table, file_id, getattr(reader, "shift_thresholds", []))
-        result.format = str(detect_format(path))
         self._log(result, digest, load_id, spec.name)
         return result
 
     def _read_into(
         self, spec: sources.SourceSpec, reader: SourceReader, path: Path, file_id: int
     ) -> FileResult:
-        result = FileResult(path, "ingested", file_id=file_id, focus_version=reader.version)
-        known = set(table_columns(self.con, spec.table))
+        result = FileResult(
+            path,
+            "ingested",
+            file_id=file_id,
+            format=str(reader.format),
+            focus_version=reader.version,
+        )
         try:
             for batch in reader.batches():
-                self._insert(spec.table, batch, file_id, reader.version, known)
+                self._insert(spec.table, batch, file_id, reader.version)
                 self._quarantine(path, file_id, batch.rejected)
                 result.rows_ingested += batch.table.num_rows if batch.table is not None else 0
                 result.rows_quarantined += len(batch.rejected)
@@ -261,13 +265,10 @@ class Ingestor:
         batch: Batch,
         file_id: int,
         version: str | None,
-        known: set[str],
     ) -> None:
+        """Insert one batch; its extension columns exist already (see ``_add_columns``)."""
         if batch.table is None or batch.table.num_rows == 0:
             return
-        missing = [n for n in batch.table.column_names if n not in known]
-        if missing:  # _add_columns added them before the transaction
-            raise IngestError(f"internal: columns {missing} were not added before the load")
         extra = [f"{file_id} AS x_IngestFileId"]
         if table == "costs":
             extra += [

@@ -47,16 +47,12 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def focus_store_columns() -> tuple[FocusColumn, ...]:
-    return all_columns()
-
-
 def sql_type(col: FocusColumn) -> str:
     return SQL_TYPES[col.type]
 
 
 def _costs_ddl() -> str:
-    cols = [f"{quote(c.name)} {sql_type(c)}" for c in focus_store_columns()]
+    cols = [f"{quote(c.name)} {sql_type(c)}" for c in all_columns()]
     cols += [f"{quote(n)} {t}" for n, t in INTERNAL_COLUMNS.items()]
     return "CREATE TABLE costs (\n  " + ",\n  ".join(cols) + "\n)"
 
