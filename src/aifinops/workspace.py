@@ -148,9 +148,9 @@ class Workspace:
         if focus_version:
             options["focus_version"] = focus_version
         strict = self.settings.ingest.strict if strict is None else strict
-        return Ingestor(self.connection, progress).run(
-            paths, source=source, strict=strict, force=force, options=options
-        )
+        # Staged Parquet goes beside the database: same disk, cleaned up after each file.
+        ingestor = Ingestor(self.connection, progress, stage_dir=self.database_path.parent)
+        return ingestor.run(paths, source=source, strict=strict, force=force, options=options)
 
     # -- questions ---------------------------------------------------------------------------
 

@@ -16,9 +16,10 @@ exports and go in together, in one transaction, or not at all.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,13 +27,14 @@ from typing import Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from aifinops.errors import IngestError
 from aifinops.sources import base as sources
-from aifinops.sources.base import Batch, Rejection, SourceReader
+from aifinops.sources.base import Rejection, SourceReader
 from aifinops.sources.files import expand, sha256
 from aifinops.sources.focus import StructuralRowsError
-from aifinops.store import schema
+from aifinops.store import schema, staging
 from aifinops.store.db import table_columns
 
 _TAGS_MAP = "TRY_CAST(json_transform(Tags, '\"MAP(VARCHAR, VARCHAR)\"') AS MAP(VARCHAR, VARCHAR))"
@@ -110,9 +112,18 @@ class SilentProgress:
 class Ingestor:
     """Loads files into the store through one connection (the single writer)."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        progress: Progress | None = None,
+        *,
+        stage_dir: Path | None = None,
+    ) -> None:
         self.con = con
         self.progress: Progress = progress or SilentProgress()
+        #: where converted rows are staged as Parquet (see :mod:`aifinops.store.staging`);
+        #: the system temporary folder when None
+        self.stage_dir = stage_dir
 
     def run(
         self,
@@ -130,19 +141,20 @@ class Ingestor:
         started = time.perf_counter()
         self.progress.start(files)
         self._add_columns(spec, files, options or {})
-        self.con.execute("BEGIN TRANSACTION")
-        try:
-            summary = self._load(spec, files, force=force, options=options or {})
-            if strict and summary.rows_quarantined:
-                raise IngestError(
-                    _strict_message(summary),
-                    hint="fix the rows, or run without "
-                    "--strict to load the good rows and quarantine the rest",
-                )
-            self.con.execute("COMMIT")
-        except BaseException:
-            self.con.execute("ROLLBACK")
-            raise
+        with staging.no_file_cache(self.con):
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                summary = self._load(spec, files, force=force, options=options or {})
+                if strict and summary.rows_quarantined:
+                    raise IngestError(
+                        _strict_message(summary),
+                        hint="fix the rows, or run without "
+                        "--strict to load the good rows and quarantine the rest",
+                    )
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
         summary.seconds = time.perf_counter() - started
         return summary
 
@@ -179,16 +191,22 @@ class Ingestor:
         load_id = self._next_id("load_id")
         results: list[FileResult] = []
         seen: dict[str, Path] = {}
+        wanted: list[_Wanted] = []
+        next_file_id = self._next_id("file_id")
         for path in files:
             digest = sha256(path)
             skip = self._skip_reason(digest, seen, force)
             seen.setdefault(digest, path)
             if skip:
                 result = FileResult(path, "skipped", skip)
+                self.progress.done(result)
             else:
-                result = self._load_file(spec, path, digest, load_id, options)
+                result = FileResult(path, "ingested", file_id=next_file_id)
+                wanted.append(_Wanted(path, digest, result))
+                next_file_id += 1
             results.append(result)
-            self.progress.done(result)
+        if wanted:
+            self._load_files(spec, wanted, load_id, options)
         summary = IngestSummary(load_id, results)
         ids = [r.file_id for r in results if r.file_id is not None]
         if ids and spec.table == "costs":
@@ -211,80 +229,85 @@ class Ingestor:
         when = row[2].strftime("%Y-%m-%d %H:%M UTC")
         return f"already ingested as file {row[0]} on {when} (use --force to load it again)"
 
-    def _load_file(
+    def _load_files(
         self,
         spec: sources.SourceSpec,
-        path: Path,
-        digest: str,
+        wanted: list[_Wanted],
         load_id: int,
         options: dict[str, object],
-    ) -> FileResult:
-        file_id = self._next_id("file_id")
-        try:
-            reader = spec.open(path, **options)
-            result = self._read_into(spec, reader, path, file_id)
-        except StructuralRowsError:
-            # A quoted value spans lines, or records are malformed: read again, carefully.
-            self.con.execute(f"DELETE FROM {spec.table} WHERE x_IngestFileId = ?", [file_id])
-            reader = spec.open(path, careful=True, **options)
-            result = self._read_into(spec, reader, path, file_id)
-            self._shift_records(spec.table, file_id, getattr(reader, "shift_thresholds", []))
-        self._log(result, digest, load_id, spec.name)
-        return result
+    ) -> None:
+        """Insert what a background thread reads and stages, one file after another.
 
-    def _read_into(
-        self, spec: sources.SourceSpec, reader: SourceReader, path: Path, file_id: int
-    ) -> FileResult:
-        result = FileResult(
-            path,
-            "ingested",
-            file_id=file_id,
-            format=str(reader.format),
-            focus_version=reader.version,
-        )
-        try:
-            for batch in reader.batches():
-                self._insert(spec.table, batch, file_id, reader.version)
-                self._quarantine(path, file_id, batch.rejected)
-                result.rows_ingested += batch.table.num_rows if batch.table is not None else 0
-                result.rows_quarantined += len(batch.rejected)
-                result.first_rejections.extend(batch.rejected[: 5 - len(result.first_rejections)])
-                self.progress.advance(path, batch.progress, result.rows_ingested)
-        finally:
-            reader.close()
+        The thread runs ahead across file boundaries, so the next file is read while this one
+        is inserted. Only this (the calling) thread touches the database.
+        """
+        if self.stage_dir is not None:
+            self.stage_dir.mkdir(parents=True, exist_ok=True)
+            staging.clean(self.stage_dir)
+        prefix = staging.FOLDER_PREFIX
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=self.stage_dir) as tmp:
+            events = _read_files(spec, wanted, options, Path(tmp))
+            for event in staging.ahead(events, heavy=_is_staged_file):
+                item = wanted[event.index]
+                result = item.result
+                assert result.file_id is not None
+                if isinstance(event, _Opened):
+                    result.format = str(event.reader.format)
+                    result.focus_version = event.reader.version
+                elif isinstance(event, _Restart):
+                    # A quoted value spans lines, or records are malformed: the file is being
+                    # read again, carefully; what was inserted from the fast read goes.
+                    self.con.execute(
+                        f"DELETE FROM {spec.table} WHERE x_IngestFileId = ?", [result.file_id]
+                    )
+                    self.con.execute("DELETE FROM quarantine WHERE file_id = ?", [result.file_id])
+                    result.rows_ingested = result.rows_quarantined = 0
+                    result.first_rejections = []
+                elif isinstance(event, _Staged):
+                    self._take(spec, item, event.stage)
+                else:
+                    self._finish(spec, item, event.reader, load_id)
+
+    def _take(self, spec: sources.SourceSpec, item: _Wanted, stage: staging.Stage) -> None:
+        result = item.result
+        assert result.file_id is not None
+        if stage.path is not None:
+            self._insert(spec.table, stage.path, result.file_id, result.focus_version)
+            stage.path.unlink()
+        self._quarantine(item.path, result.file_id, stage.rejected)
+        result.rows_ingested += stage.rows
+        result.rows_quarantined += len(stage.rejected)
+        result.first_rejections.extend(stage.rejected[: 5 - len(result.first_rejections)])
+        self.progress.advance(item.path, stage.progress, result.rows_ingested)
+
+    def _finish(
+        self, spec: sources.SourceSpec, item: _Wanted, reader: SourceReader, load_id: int
+    ) -> None:
+        result = item.result
+        assert result.file_id is not None
+        self._shift_records(spec.table, result.file_id, getattr(reader, "shift_thresholds", []))
         result.rows_read = result.rows_ingested + result.rows_quarantined
         result.warnings = reader.warnings
         result.notes = reader.notes
-        return result
+        self._log(result, item.digest, load_id, spec.name)
+        self.progress.done(result)
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _insert(
-        self,
-        table: str,
-        batch: Batch,
-        file_id: int,
-        version: str | None,
-    ) -> None:
-        """Insert one batch; its extension columns exist already (see ``_add_columns``)."""
-        if batch.table is None or batch.table.num_rows == 0:
-            return
+    def _insert(self, table: str, staged: Path, file_id: int, version: str | None) -> None:
+        """Insert one staged file; its extension columns exist already (see ``_add_columns``)."""
+        names = pq.read_schema(staged).names
         extra = [f"{file_id} AS x_IngestFileId"]
         if table == "costs":
             extra += [
                 f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion",
                 "CAST(ChargePeriodStart AS DATE) AS x_ChargeDate",
-                f"{_TAGS_MAP} AS x_TagsMap"
-                if "Tags" in batch.table.column_names
-                else "NULL AS x_TagsMap",
+                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in names else "NULL AS x_TagsMap",
             ]
-        self.con.register("ingest_batch", batch.table)
-        try:
-            self.con.execute(
-                f"INSERT INTO {table} BY NAME SELECT *, {', '.join(extra)} FROM ingest_batch"
-            )
-        finally:
-            self.con.unregister("ingest_batch")
+        self.con.execute(
+            f"INSERT INTO {table} BY NAME SELECT *, {', '.join(extra)} FROM read_parquet(?)",
+            [str(staged)],
+        )
 
     def _quarantine(self, path: Path, file_id: int, rejected: list[Rejection]) -> None:
         if not rejected:
@@ -370,6 +393,66 @@ class Ingestor:
         row = self.con.execute(f"SELECT coalesce(max({column}), 0) + 1 FROM ingest_log").fetchone()
         assert row is not None
         return int(row[0])
+
+
+@dataclass
+class _Wanted:
+    """A file this load reads, and what happened to it so far."""
+
+    path: Path
+    digest: str
+    result: FileResult
+
+
+@dataclass
+class _Opened:
+    index: int
+    reader: SourceReader
+
+
+@dataclass
+class _Staged:
+    index: int
+    stage: staging.Stage
+
+
+@dataclass
+class _Restart:
+    index: int
+
+
+@dataclass
+class _Done:
+    index: int
+    reader: SourceReader
+
+
+_Event = _Opened | _Staged | _Restart | _Done
+
+
+def _is_staged_file(event: _Event) -> bool:
+    return isinstance(event, _Staged) and event.stage.path is not None
+
+
+def _read_files(
+    spec: sources.SourceSpec, wanted: list[_Wanted], options: dict[str, object], folder: Path
+) -> Iterator[_Event]:
+    """Open, read and stage each file in turn (runs in the background thread)."""
+    for index, item in enumerate(wanted):
+        reader = spec.open(item.path, **options)
+        yield _Opened(index, reader)
+        try:
+            for stage in staging.stages(reader.batches(), folder, f"file{index}"):
+                yield _Staged(index, stage)
+        except StructuralRowsError:
+            reader.close()
+            yield _Restart(index)
+            reader = spec.open(item.path, careful=True, **options)
+            for stage in staging.stages(reader.batches(), folder, f"file{index}-careful"):
+                yield _Staged(index, stage)
+        finally:
+            reader.close()
+        yield _Done(index, reader)
 
 
 def _source(name: str) -> sources.SourceSpec:
