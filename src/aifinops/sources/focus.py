@@ -188,7 +188,10 @@ class FocusReader:
         """Rejections with exact record and line numbers (a Python pass, only when needed)."""
         if self.format is FileFormat.PARQUET or not (self._rejections or self._malformed):
             return self._rejections
-        starts, malformed = locate_records(self._open_bytes(), len(self.header))
+        # Which records the fast pass's rejections are depends on the malformed ones before them,
+        # which only this pass finds: shift the wanted numbers as malformed records turn up.
+        parsed = {r.record for r in self._rejections}
+        starts, malformed = locate_records(self._open_bytes(), len(self.header), parsed)
         self.close()
         self.shift_thresholds = [r - j for j, (r, _, _) in enumerate(malformed)]
         shifts = self.shift_thresholds
@@ -374,11 +377,13 @@ def _shifted(parsed: int, thresholds: list[int]) -> int:
 
 
 def locate_records(
-    stream: IO[bytes], width: int
+    stream: IO[bytes], width: int, wanted: set[int]
 ) -> tuple[dict[int, int], list[tuple[int, int, str]]]:
-    """Walk a CSV with Python's csv module: record -> start line, and the malformed records.
+    """Walk a CSV with Python's csv module: the malformed records, and the start line of each
+    record in ``wanted`` given as a well-formed-record number (as the fast pass counted).
 
-    Slow (pure Python) and only used when a file has malformed records.
+    Slow (pure Python) and only used when a file has unreadable records. Only the wanted start
+    lines are kept, so memory stays small on a large file.
     """
     starts: dict[int, int] = {}
     malformed: list[tuple[int, int, str]] = []
@@ -389,9 +394,10 @@ def locate_records(
         for record, fields in enumerate(reader, start=1):
             start = previous_end + 1
             previous_end = reader.line_num
-            starts[record] = start
             if len(fields) != width:
                 malformed.append((record, start, ",".join(fields)))
+            elif record - len(malformed) in wanted:
+                starts[record] = start
     return starts, malformed
 
 
