@@ -250,3 +250,15 @@ def test_killing_an_ingest_midway_leaves_the_store_as_it_was(tmp_path: Path) -> 
         assert count(ws) == 1
         assert total(ws) == Decimal("3")
         assert count(ws, "ingest_log") == 1
+
+
+def test_an_export_loaded_again_after_a_newer_one_wins_again(
+    workspace: Workspace, focus_file: MakeFile
+) -> None:
+    old = focus_file("old.csv", [focus_row(cost="1")])
+    workspace.ingest([old])
+    workspace.ingest([focus_file("new.csv", [focus_row(cost="2")])])
+    again = workspace.ingest([old])
+    assert again.files[0].status == "ingested"
+    assert total(workspace) == Decimal("1")
+    assert workspace.ingest([old]).files[0].status == "skipped"

@@ -141,3 +141,17 @@ def test_ahead_stops_the_producer_when_the_consumer_stops() -> None:
         if item == 3:
             break
     assert closed.wait(2)
+
+
+def test_load_settings_are_restored_after_a_load_even_a_failed_one() -> None:
+    con = duckdb.connect()
+    names = list(staging.LOAD_SETTINGS)
+
+    def current() -> list[object]:
+        return [con.execute("SELECT current_setting(?)", [n]).fetchone() for n in names]
+
+    before = current()
+    with pytest.raises(RuntimeError), staging.load_settings(con):
+        assert current() != before
+        raise RuntimeError("load failed")
+    assert current() == before

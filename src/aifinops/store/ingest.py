@@ -141,7 +141,7 @@ class Ingestor:
         started = time.perf_counter()
         self.progress.start(files)
         self._add_columns(spec, files, options or {})
-        with staging.no_file_cache(self.con):
+        with staging.load_settings(self.con):
             self.con.execute("BEGIN TRANSACTION")
             try:
                 summary = self._load(spec, files, force=force, options=options or {})
@@ -220,11 +220,13 @@ class Ingestor:
         if force:
             return ""
         row = self.con.execute(
-            "SELECT file_id, path, ingested_at FROM ingest_log WHERE sha256 = ? "
-            "ORDER BY file_id DESC LIMIT 1",
+            "SELECT file_id, path, ingested_at, superseded_by_load FROM ingest_log "
+            "WHERE sha256 = ? ORDER BY file_id DESC LIMIT 1",
             [digest],
         ).fetchone()
-        if row is None:
+        if row is None or row[3] is not None:
+            # Never seen, or its rows were since replaced by a newer export: loading it again
+            # is a re-delivery, and the latest delivery wins.
             return ""
         when = row[2].strftime("%Y-%m-%d %H:%M UTC")
         return f"already ingested as file {row[0]} on {when} (use --force to load it again)"

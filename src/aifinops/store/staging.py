@@ -8,8 +8,7 @@ Why not insert the reader's Arrow tables directly? Two measured reasons (DuckDB 
 * DuckDB parallelises an insert over row groups; staged files of 122,880-row row groups (DuckDB's
   row-group size) let both cores write, where one Arrow batch kept one core busy.
 
-DuckDB's external file cache is turned off for the load (see :func:`no_file_cache`): it kept
-every staged file's pages after the file was deleted.
+A few DuckDB settings change for the length of a load (see :data:`LOAD_SETTINGS`).
 
 The reader (parse, exact conversion, checks) and the Parquet writer run in a background thread,
 one stage ahead of the insert, so reading and writing overlap. Both release the GIL.
@@ -96,16 +95,40 @@ def stages(
         yield flush()
 
 
+#: DuckDB settings for the length of a load, and why (measured on 10M demo rows, 2 cores):
+#: the external file cache kept every staged file's pages after the file was deleted; returning
+#: freed memory to the system sooner took the CSV.gz peak from 2.2 GB to 1.9 GB RSS.
+LOAD_SETTINGS = {
+    "enable_external_file_cache": "false",
+    "allocator_flush_threshold": "'32MB'",
+    "allocator_background_threads": "true",
+}
+
+
 @contextmanager
-def no_file_cache(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Turn DuckDB's external file cache off while staged files are read, then restore it."""
-    row = con.execute("SELECT current_setting('enable_external_file_cache')").fetchone()
-    before = bool(row[0]) if row else True
-    con.execute("SET enable_external_file_cache = false")
+def load_settings(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Apply :data:`LOAD_SETTINGS` while a load runs, then restore the previous values."""
+    before = {}
+    for name, value in LOAD_SETTINGS.items():
+        row = con.execute("SELECT current_setting(?)", [name]).fetchone()
+        before[name] = None if row is None else row[0]
+        con.execute(f"SET {name} = {value}")
     try:
         yield
     finally:
-        con.execute(f"SET enable_external_file_cache = {str(before).lower()}")
+        for name, old in before.items():
+            if old is None:
+                con.execute(f"RESET {name}")
+            else:
+                con.execute(f"SET {name} = {_literal(old)}")
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"
 
 
 def clean(folder: Path) -> None:
