@@ -42,8 +42,8 @@ QUESTIONS: list[tuple[str, dict[str, object], list[str], str]] = [
         "--by ServiceName --granularity month",
         {"by": ["ServiceName"], "granularity": "month"},
         ["--by", "ServiceName", "--granularity", "month"],
-        """SELECT ServiceName, date_trunc('month', x_ChargeDate) AS period, BillingCurrency,
-                  sum(EffectiveCost) AS EffectiveCost
+        """SELECT ServiceName, CAST(date_trunc('month', x_ChargeDate) AS DATE) AS period,
+                  BillingCurrency, sum(EffectiveCost) AS EffectiveCost
            FROM costs GROUP BY ALL
            ORDER BY period, EffectiveCost DESC, ServiceName""",
     ),
@@ -89,8 +89,13 @@ def main() -> None:
         count = ws.connection.execute("SELECT count(*) FROM costs").fetchone()
         print(f"workspace {folder}: {count[0] if count else 0:,} cost rows")
         for label, kwargs, _, sql in QUESTIONS:
-            ours_run: Callable[[], pa.Table] = lambda kw=kwargs: ws.costs(**kw)  # type: ignore[arg-type]  # noqa: E731
-            raw_run: Callable[[], pa.Table] = lambda q=sql: ws.connection.execute(q).arrow()  # noqa: E731
+
+            def ours_run(kw: dict[str, object] = kwargs) -> pa.Table:
+                return ws.costs(**kw)  # type: ignore[arg-type]
+
+            def raw_run(q: str = sql) -> pa.Table:
+                return ws.connection.execute(q).to_arrow_table()
+
             _, ours = _time(ours_run)
             _, raw = _time(raw_run)
             if _rows(ours) != _rows(raw):
