@@ -68,7 +68,7 @@ def test_an_extension_column_in_a_later_file_of_a_large_load(
 ) -> None:
     """Earlier files of the load fill more than a row group before a later file brings a new
     column. DuckDB 1.5 aborted ("Row group prev allocated size") when the column was added
-    inside the load's transaction; columns are now added before it (``_add_columns``)."""
+    inside the load's transaction; columns are now added before it (``Ingestor._open``)."""
     big = tmp_path / "big.parquet"
     row = focus_row(account="A", cost="0.5")
     select = ", ".join(f'{repr(v) if v else "NULL"} AS "{k}"' for k, v in row.items())

@@ -27,7 +27,6 @@ from typing import Protocol
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from aifinops.errors import IngestError
 from aifinops.sources import base as sources
@@ -140,11 +139,11 @@ class Ingestor:
             raise IngestError("no input files found", hint="give files, folders or globs")
         started = time.perf_counter()
         self.progress.start(files)
-        self._add_columns(spec, files, options or {})
+        readers = self._open(spec, files, options or {})
         with staging.load_settings(self.con):
             self.con.execute("BEGIN TRANSACTION")
             try:
-                summary = self._load(spec, files, force=force, options=options or {})
+                summary = self._load(spec, readers, force=force, options=options or {})
                 if strict and summary.rows_quarantined:
                     raise IngestError(
                         _strict_message(summary),
@@ -158,32 +157,35 @@ class Ingestor:
         summary.seconds = time.perf_counter() - started
         return summary
 
-    def _add_columns(
+    def _open(
         self, spec: sources.SourceSpec, files: list[Path], options: dict[str, object]
-    ) -> None:
-        """Add the extension columns the files bring, before the load's transaction.
+    ) -> dict[Path, SourceReader]:
+        """Open a reader per file (its header is read and checked) and add the extension columns
+        the files bring, before the load's transaction.
 
         DuckDB 1.5 cannot add a column to a table that has uncommitted rows in the same
         transaction ("Row group prev allocated size ..."), so schema changes come first. A new,
         empty ``x_`` column left behind by a load that later fails is harmless.
         """
         known = set(table_columns(self.con, spec.table))
+        readers: dict[Path, SourceReader] = {}
         for path in files:
-            reader = spec.open(path, **options)
-            reader.close()
+            readers[path] = reader = spec.open(path, **options)
+            reader.close()  # holds no file while the others open; batches() opens it again
             for name in reader.columns:
                 if name not in known:
                     self.con.execute(
                         f"ALTER TABLE {spec.table} ADD COLUMN {schema.quote(name)} VARCHAR"
                     )
                     known.add(name)
+        return readers
 
     # -- one load ----------------------------------------------------------------------------
 
     def _load(
         self,
         spec: sources.SourceSpec,
-        files: list[Path],
+        readers: dict[Path, SourceReader],
         *,
         force: bool,
         options: dict[str, object],
@@ -193,7 +195,7 @@ class Ingestor:
         seen: dict[str, Path] = {}
         wanted: list[_Wanted] = []
         next_file_id = self._next_id("file_id")
-        for path in files:
+        for path, reader in readers.items():
             digest = sha256(path)
             skip = self._skip_reason(digest, seen, force)
             seen.setdefault(digest, path)
@@ -202,7 +204,7 @@ class Ingestor:
                 self.progress.done(result)
             else:
                 result = FileResult(path, "ingested", file_id=next_file_id)
-                wanted.append(_Wanted(path, digest, result))
+                wanted.append(_Wanted(path, digest, result, reader))
                 next_file_id += 1
             results.append(result)
         if wanted:
@@ -274,7 +276,7 @@ class Ingestor:
         result = item.result
         assert result.file_id is not None
         if stage.path is not None:
-            self._insert(spec.table, stage.path, result.file_id, result.focus_version)
+            self._insert(spec.table, stage, result.file_id, result.focus_version)
             stage.path.unlink()
         self._quarantine(item.path, result.file_id, stage.rejected)
         result.rows_ingested += stage.rows
@@ -296,19 +298,18 @@ class Ingestor:
 
     # -- writing -----------------------------------------------------------------------------
 
-    def _insert(self, table: str, staged: Path, file_id: int, version: str | None) -> None:
-        """Insert one staged file; its extension columns exist already (see ``_add_columns``)."""
-        names = pq.read_schema(staged).names
+    def _insert(self, table: str, stage: staging.Stage, file_id: int, version: str | None) -> None:
+        """Insert one staged file; its extension columns exist already (see ``_open``)."""
         extra = [f"{file_id} AS x_IngestFileId"]
         if table == "costs":
             extra += [
                 f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion",
                 "CAST(ChargePeriodStart AS DATE) AS x_ChargeDate",
-                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in names else "NULL AS x_TagsMap",
+                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in stage.columns else "NULL AS x_TagsMap",
             ]
         self.con.execute(
             f"INSERT INTO {table} BY NAME SELECT *, {', '.join(extra)} FROM read_parquet(?)",
-            [str(staged)],
+            [str(stage.path)],
         )
 
     def _quarantine(self, path: Path, file_id: int, rejected: list[Rejection]) -> None:
@@ -404,6 +405,7 @@ class _Wanted:
     path: Path
     digest: str
     result: FileResult
+    reader: SourceReader  # opened by ``Ingestor._open``: header read, nothing streamed yet
 
 
 @dataclass
@@ -441,7 +443,7 @@ def _read_files(
 ) -> Iterator[_Event]:
     """Open, read and stage each file in turn (runs in the background thread)."""
     for index, item in enumerate(wanted):
-        reader = spec.open(item.path, **options)
+        reader = item.reader
         yield _Opened(index, reader)
         try:
             for stage in staging.stages(reader.batches(), folder, f"file{index}"):

@@ -51,6 +51,7 @@ class Stage:
     rows: int  # rows in ``path``
     rejected: list[Rejection] = field(default_factory=list)
     progress: float = 0.0
+    columns: tuple[str, ...] = ()  # the columns of ``path``
 
 
 def stages(
@@ -61,23 +62,24 @@ def stages(
     Files are named ``<name>-<n>.parquet`` in ``folder``; ``name`` must be unique among the
     stages that may exist at the same time.
 
-    A batch whose columns differ from the pending ones (a reader may drop an all-null column)
-    closes the pending file first, so each file has one schema.
+    A batch whose schema differs from the pending ones (a column's type may vary between a
+    file's row groups) closes the pending file first, so each staged file has one schema.
     """
     stage_rows = stage_rows or STAGE_ROWS
     pending: list[pa.RecordBatch] = []
+    pending_rows = 0
     schema: pa.Schema | None = None
     count = 0
     progress = 0.0
 
     def flush() -> Stage:
-        nonlocal pending, schema, count
+        nonlocal pending, pending_rows, schema, count
         path = folder / f"{name}-{count:06d}.parquet"
         count += 1
         table = pa.Table.from_batches(pending, schema=schema)
         pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="snappy")
-        stage = Stage(path, table.num_rows, [], progress)
-        pending, schema = [], None
+        stage = Stage(path, table.num_rows, [], progress, tuple(table.column_names))
+        pending, pending_rows, schema = [], 0, None
         return stage
 
     for batch in batches:
@@ -88,7 +90,8 @@ def stages(
                 yield flush()
             schema = table.schema
             pending.extend(table.to_batches())
-            if sum(b.num_rows for b in pending) >= stage_rows:
+            pending_rows += table.num_rows
+            if pending_rows >= stage_rows:
                 yield flush()
         yield Stage(None, 0, batch.rejected, progress)
     if pending:
