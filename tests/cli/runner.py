@@ -6,7 +6,11 @@ import importlib.util
 import os
 import subprocess
 import sys
+from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
+
+from aifinops import Workspace
 
 
 def aifinops_command() -> list[str]:
@@ -37,3 +41,23 @@ def run_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def output(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout + result.stderr
+
+
+@dataclass(frozen=True)
+class StoreState:
+    """What a workspace holds, read after the CLI process has ended."""
+
+    rows: int
+    billed: Decimal
+    files: int
+    quarantined: int = 0
+
+
+def store_state(workspace: Path) -> StoreState:
+    with Workspace(workspace, read_only=True) as ws:
+        row = ws.sql(
+            "SELECT (SELECT count(*) FROM costs), (SELECT coalesce(sum(BilledCost), 0) FROM costs),"
+            " (SELECT count(*) FROM ingest_log), (SELECT count(*) FROM quarantine)"
+        ).to_pylist()[0]
+    rows, billed, files, quarantined = row.values()
+    return StoreState(rows, Decimal(billed), files, quarantined)

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from aifinops import Workspace
-from tests.cli.runner import output, run_cli
+from tests.cli.runner import output, run_cli, store_state
 
 SAMPLE = (
     Path(__file__).resolve().parents[1]
@@ -103,24 +103,6 @@ def expected_raw(sample: Sample, records: list[list[str]], record: int) -> dict[
 
 
 # -- reading the store after the process ended ---------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreState:
-    rows: int
-    billed: Decimal
-    files: int
-    quarantined: int
-
-
-def store_state(workspace: Path) -> StoreState:
-    with Workspace(workspace, read_only=True) as ws:
-        row = ws.sql(
-            "SELECT (SELECT count(*) FROM costs), (SELECT coalesce(sum(BilledCost), 0) FROM costs),"
-            " (SELECT count(*) FROM ingest_log), (SELECT count(*) FROM quarantine)"
-        ).to_pylist()[0]
-    rows, billed, files, quarantined = row.values()
-    return StoreState(rows, Decimal(billed), files, quarantined)
 
 
 def source_records(workspace: Path) -> list[int]:

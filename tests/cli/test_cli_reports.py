@@ -24,8 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from aifinops import Workspace
-from tests.cli.runner import output, run_cli
+from tests.cli.runner import StoreState, output, run_cli, store_state
 
 FOCUS_1_2 = Path(__file__).resolve().parents[1] / "data" / "reference" / "focus-1.2"
 MAY_2026 = ("2026-05-01", "2026-05-31")
@@ -106,23 +105,6 @@ def expected() -> Expected:
 
 
 # -- the shared workspace ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StoreState:
-    rows: int
-    billed: Decimal
-    files: int
-
-
-def store_state(workspace: Path) -> StoreState:
-    with Workspace(workspace, read_only=True) as ws:
-        row = ws.sql(
-            "SELECT (SELECT count(*) FROM costs), (SELECT sum(BilledCost) FROM costs), "
-            "(SELECT count(*) FROM ingest_log)"
-        ).to_pylist()[0]
-    rows, billed, files = row.values()
-    return StoreState(rows, Decimal(billed), files)
 
 
 @dataclass(frozen=True)
