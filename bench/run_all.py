@@ -1,6 +1,6 @@
 """Run every benchmark at the sizes the issues name; each prints its own figures.
 
-    make bench                       # 10M rows: about 10 minutes on 2 cores, under 1 GB in bench/out
+    make bench   # 10M rows: about 10 minutes on 2 cores, under 1 GB in bench/out
     .venv/bin/python bench/run_all.py --rows 1000000   # a quicker look
 
 Figures worth keeping go into bench/RESULTS.md by hand, with the date and the machine.
