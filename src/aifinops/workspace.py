@@ -140,11 +140,15 @@ class Workspace:
         force: bool = False,
         focus_version: str | None = None,
         progress: Progress | None = None,
+        options: dict[str, object] | None = None,
     ) -> IngestSummary:
-        """Load files (paths, folders, globs) from a registered source; see :mod:`store.ingest`."""
+        """Load files (paths, folders, globs) from a registered source; see :mod:`store.ingest`.
+
+        ``options`` go to the source's reader (``aifinops sources`` lists each source's).
+        """
         from aifinops.store.ingest import Ingestor
 
-        options: dict[str, object] = {}
+        options = dict(options or {})
         if focus_version:
             options["focus_version"] = focus_version
         strict = self.settings.ingest.strict if strict is None else strict

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from aifinops import Workspace
-from aifinops.sources import focus
+from aifinops.sources import tabular as focus
 from aifinops.store import staging
 from tests.conftest import FOCUS_12_HEADER, count, focus_row, total, write_focus_csv
 

@@ -27,6 +27,14 @@ def ingest(
         str | None,
         typer.Option("--focus-version", help="Read as this FOCUS version instead of detecting it."),
     ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="NAME=VALUE for the source's reader (see `aifinops sources`); repeatable.",
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Load files into the workspace: idempotent, atomic, bad rows quarantined with reasons."""
@@ -40,8 +48,22 @@ def ingest(
             force=force,
             focus_version=focus_version,
             progress=progress,
+            options=parse_options(option or []),
         )
     print_summary(summary)
+
+
+def parse_options(items: list[str]) -> dict[str, object]:
+    """``["name=value", ...]`` -> ``{"name": "value"}``; dashes in names read as underscores."""
+    from aifinops.errors import IngestError
+
+    options: dict[str, object] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise IngestError(f"--option {item!r} is not NAME=VALUE", hint="e.g. -o period=2026-01")
+        options[name.strip().replace("-", "_")] = value.strip()
+    return options
 
 
 def print_summary(summary: IngestSummary) -> None:

@@ -49,6 +49,9 @@ def sources() -> None:
             "formats": [", ".join(s.formats) for s in specs],
             "table": [s.table for s in specs],
             "description": [s.description for s in specs],
+            "options": [
+                "; ".join(f"{n}: {h}" for n, h in sorted(s.options.items())) for s in specs
+            ],
         }
     )
     render(table, OutputFormat.TABLE, title="sources (aifinops ingest SOURCE PATH...)")

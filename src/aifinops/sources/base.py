@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    import duckdb
 
 
 @dataclass(frozen=True)
@@ -54,16 +57,29 @@ class SourceReader(Protocol):
 
 ReaderFactory = Callable[..., SourceReader]
 
+#: Runs inside the load's transaction once the rows of the load are in: (connection, the
+#: ``ingest_log`` file ids of this load). Used to derive rows of other tables (priced LLM usage
+#: -> ``costs``).
+AfterLoad = Callable[["duckdb.DuckDBPyConnection", list[int]], None]
+
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """A registered source: its name, what it reads, which table it fills."""
+    """A registered source: its name, what it reads, which table it fills, how loads combine."""
 
     name: str
     description: str
     formats: tuple[str, ...]
     table: str
     open: ReaderFactory = field(repr=False)
+    #: Columns whose values identify what a load delivers: rows of earlier loads with the same
+    #: values are replaced (a newer export of the same billing period, say). Empty: loads add up.
+    replace_keys: tuple[str, ...] = ()
+    #: Options the reader takes (``--option name=value``): name -> help text.
+    options: dict[str, str] = field(default_factory=dict)
+    after_load: AfterLoad | None = field(default=None, repr=False)
+    #: Where the user gets such files (one line, for ``aifinops sources``).
+    export_hint: str = ""
 
 
 _REGISTRY: dict[str, SourceSpec] = {}

@@ -4,9 +4,10 @@ One call to :meth:`Ingestor.run` is one *load*: its files are the parts of one d
 exports and go in together, in one transaction, or not at all.
 
 * **Idempotent.** A file whose content hash is in ``ingest_log`` is skipped.
-* **Replace.** When the load has rows for a (BillingAccountId, BillingPeriodStart), rows for that
-  key from earlier loads are deleted in the same transaction: a newer export of a billing period
-  replaces the older one. Files of the same load add up (multi-part exports).
+* **Replace.** Each source names the columns that identify what a load delivers (for cost
+  exports: BillingAccountId and BillingPeriodStart). Rows of earlier loads with the same values
+  are deleted in the same transaction: a newer export of a billing period replaces the older one.
+  Files of the same load add up (multi-part exports).
 * **Atomic.** Any failure (a truncated gzip, a file missing mandatory columns, a kill) leaves the
   store as it was before the call.
 * **Quarantine.** Unreadable records go to ``quarantine`` with file, line, column, reason and
@@ -32,11 +33,9 @@ from aifinops.errors import IngestError
 from aifinops.sources import base as sources
 from aifinops.sources.base import Rejection, SourceReader
 from aifinops.sources.files import expand, sha256
-from aifinops.sources.focus import StructuralRowsError
+from aifinops.sources.tabular import StructuralRowsError
 from aifinops.store import schema, staging
 from aifinops.store.db import table_columns
-
-_TAGS_MAP = "TRY_CAST(json_transform(Tags, '\"MAP(VARCHAR, VARCHAR)\"') AS MAP(VARCHAR, VARCHAR))"
 
 
 @dataclass
@@ -134,6 +133,7 @@ class Ingestor:
         options: dict[str, object] | None = None,
     ) -> IngestSummary:
         spec = _source(source)
+        _check_options(spec, options or {})
         files = expand(paths)
         if not files:
             raise IngestError("no input files found", hint="give files, folders or globs")
@@ -211,9 +211,11 @@ class Ingestor:
             self._load_files(spec, wanted, load_id, options)
         summary = IngestSummary(load_id, results)
         ids = [r.file_id for r in results if r.file_id is not None]
-        if ids and spec.table == "costs":
-            summary.replaced_files = self._replace(ids, load_id)
+        if ids and spec.replace_keys:
+            summary.replaced_files = self._replace(spec, ids, load_id)
             summary.rows_replaced = sum(summary.replaced_files.values())
+        if ids and spec.after_load is not None:
+            spec.after_load(self.con, ids)
         return summary
 
     def _skip_reason(self, digest: str, seen: dict[str, Path], force: bool) -> str:
@@ -276,7 +278,8 @@ class Ingestor:
         result = item.result
         assert result.file_id is not None
         if stage.path is not None:
-            self._insert(spec.table, stage, result.file_id, result.focus_version)
+            version = result.focus_version if spec.name == "focus" else None
+            self._insert(spec.table, stage, result.file_id, version)
             stage.path.unlink()
         self._quarantine(item.path, result.file_id, stage.rejected)
         result.rows_ingested += stage.rows
@@ -300,13 +303,9 @@ class Ingestor:
 
     def _insert(self, table: str, stage: staging.Stage, file_id: int, version: str | None) -> None:
         """Insert one staged file; its extension columns exist already (see ``_open``)."""
-        extra = [f"{file_id} AS x_IngestFileId"]
+        extra = [f"{file_id} AS x_IngestFileId", *schema.derived_columns(table, stage.columns)]
         if table == "costs":
-            extra += [
-                f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion",
-                "CAST(ChargePeriodStart AS DATE) AS x_ChargeDate",
-                f"{_TAGS_MAP} AS x_TagsMap" if "Tags" in stage.columns else "NULL AS x_TagsMap",
-            ]
+            extra.append(f"'{version}' AS x_FocusVersion" if version else "NULL AS x_FocusVersion")
         self.con.execute(
             f"INSERT INTO {table} BY NAME SELECT *, {', '.join(extra)} FROM read_parquet(?)",
             [str(stage.path)],
@@ -363,25 +362,31 @@ class Ingestor:
             ],
         )
 
-    def _replace(self, file_ids: list[int], load_id: int) -> dict[int, int]:
-        """Delete earlier rows for the (account, period) keys this load brought; per-file counts."""
+    def _replace(
+        self, spec: sources.SourceSpec, file_ids: list[int], load_id: int
+    ) -> dict[int, int]:
+        """Delete earlier rows with the keys this load brought; per-file counts of rows deleted."""
+        table = spec.table
+        keys = [schema.quote(k) for k in spec.replace_keys]
         ids = ", ".join(str(i) for i in file_ids)
+        # IS NOT DISTINCT FROM: a key that is NULL (an export without a billing account id,
+        # say) still identifies what the load delivers.
+        match = " AND ".join(f"k.{k} IS NOT DISTINCT FROM t.{k}" for k in keys)
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE load_keys AS SELECT DISTINCT BillingAccountId, "
-            f"BillingPeriodStart FROM costs WHERE x_IngestFileId IN ({ids})"
+            f"CREATE OR REPLACE TEMP TABLE load_keys AS SELECT DISTINCT {', '.join(keys)} "
+            f"FROM {table} WHERE x_IngestFileId IN ({ids})"
         )
         older = (
-            f"FROM costs c SEMI JOIN load_keys k ON c.BillingAccountId = k.BillingAccountId "
-            f"AND c.BillingPeriodStart = k.BillingPeriodStart WHERE c.x_IngestFileId NOT IN ({ids})"
+            f"FROM {table} t WHERE t.x_IngestFileId NOT IN ({ids}) "
+            f"AND EXISTS (SELECT 1 FROM load_keys k WHERE {match})"
         )
         counts = dict(
-            self.con.execute(f"SELECT x_IngestFileId, count(*) {older} GROUP BY 1").fetchall()
+            self.con.execute(f"SELECT t.x_IngestFileId, count(*) {older} GROUP BY 1").fetchall()
         )
         if counts:
             self.con.execute(
-                f"DELETE FROM costs WHERE x_IngestFileId NOT IN ({ids}) AND EXISTS (SELECT 1 "
-                "FROM load_keys k WHERE k.BillingAccountId = costs.BillingAccountId "
-                "AND k.BillingPeriodStart = costs.BillingPeriodStart)"
+                f"DELETE FROM {table} t WHERE t.x_IngestFileId NOT IN ({ids}) "
+                f"AND EXISTS (SELECT 1 FROM load_keys k WHERE {match})"
             )
             for file_id, rows in counts.items():
                 self.con.execute(
@@ -467,6 +472,16 @@ def _source(name: str) -> sources.SourceSpec:
         known = ", ".join(sorted(sources.registered()))
         raise IngestError(f"unknown source {name!r}", hint=f"known sources: {known}")
     return found
+
+
+def _check_options(spec: sources.SourceSpec, options: dict[str, object]) -> None:
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        known = ", ".join(sorted(spec.options)) or "none"
+        raise IngestError(
+            f"source {spec.name!r} takes no option {', '.join(map(repr, unknown))}",
+            hint=f"its options: {known}",
+        )
 
 
 def _strict_message(summary: IngestSummary) -> str:

@@ -47,6 +47,14 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def json_map(column: str) -> str:
+    """SQL reading a JSON object column as ``MAP(VARCHAR, VARCHAR)`` (NULL when it is not one)."""
+    return (
+        f"TRY_CAST(json_transform({quote(column)}, '\"MAP(VARCHAR, VARCHAR)\"') "
+        "AS MAP(VARCHAR, VARCHAR))"
+    )
+
+
 def sql_type(col: FocusColumn) -> str:
     return SQL_TYPES[col.type]
 
@@ -93,6 +101,149 @@ CREATE TABLE quarantine (
   raw VARCHAR
 )"""
 
+#: Every table an ingest fills carries the ingested file and the record number each row came from.
+_FILE_COLUMNS = """
+  x_IngestFileId INTEGER NOT NULL,
+  x_SourceRecord BIGINT"""
+
+# Usage tables (ARCHITECTURE.md "The spine"). Labels are kept as the JSON object they arrive as
+# (``labels``) and as a MAP for lookups (``labels_map``, filled on insert: see DERIVED).
+
+#: One GPU (or MIG instance) at one time: what it did and who ran on it.
+_GPU_SAMPLES = f"""
+CREATE TABLE gpu_samples (
+  ts TIMESTAMPTZ NOT NULL,
+  host VARCHAR,
+  gpu_index INTEGER,
+  gpu_uuid VARCHAR,
+  gpu_model VARCHAR,
+  mig_profile VARCHAR,
+  mig_instance VARCHAR,
+  gpu_util_pct DOUBLE,
+  sm_active DOUBLE,
+  sm_occupancy DOUBLE,
+  tensor_active DOUBLE,
+  dram_active DOUBLE,
+  mem_copy_util_pct DOUBLE,
+  fb_used_mib DOUBLE,
+  fb_free_mib DOUBLE,
+  fb_total_mib DOUBLE,
+  power_w DOUBLE,
+  energy_j DOUBLE,
+  temperature_c DOUBLE,
+  sm_clock_mhz DOUBLE,
+  namespace VARCHAR,
+  pod VARCHAR,
+  container VARCHAR,
+  job_id VARCHAR,
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),
+  source VARCHAR NOT NULL,{_FILE_COLUMNS}
+)"""
+
+#: One LLM request, or one usage bucket of an export, with its tokens by kind and its price.
+_LLM_USAGE = f"""
+CREATE TABLE llm_usage (
+  start_time TIMESTAMPTZ NOT NULL,
+  end_time TIMESTAMPTZ,
+  provider VARCHAR NOT NULL,
+  model VARCHAR NOT NULL,
+  request_id VARCHAR,
+  requests BIGINT,
+  input_tokens BIGINT,
+  cached_input_tokens BIGINT,
+  cache_write_tokens BIGINT,
+  output_tokens BIGINT,
+  reasoning_tokens BIGINT,
+  organization_id VARCHAR,
+  project_id VARCHAR,
+  api_key_id VARCHAR,
+  user_id VARCHAR,
+  service_tier VARCHAR,
+  batch BOOLEAN,
+  cost {MONEY},
+  currency VARCHAR,
+  price_source VARCHAR,
+  vendor_cost {MONEY},
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),
+  source VARCHAR NOT NULL,{_FILE_COLUMNS}
+)"""
+
+#: A training run, fine-tune, experiment, batch job or deployment: when, where, who, outcome.
+_JOBS = f"""
+CREATE TABLE jobs (
+  job_id VARCHAR NOT NULL,
+  name VARCHAR,
+  kind VARCHAR,
+  start_time TIMESTAMPTZ NOT NULL,
+  end_time TIMESTAMPTZ,
+  host VARCHAR,
+  gpu_count INTEGER,
+  gpus VARCHAR,
+  gpu_model VARCHAR,
+  status VARCHAR,
+  exit_code INTEGER,
+  user_name VARCHAR,
+  command VARCHAR,
+  metrics VARCHAR,
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),
+  source VARCHAR NOT NULL,{_FILE_COLUMNS}
+)"""
+
+#: A value metric over a period (revenue, requests served, active users), with dimensions.
+_BUSINESS_METRICS = f"""
+CREATE TABLE business_metrics (
+  period_start DATE NOT NULL,
+  period_end DATE,
+  metric VARCHAR NOT NULL,
+  value {MONEY} NOT NULL,
+  unit VARCHAR,
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),{_FILE_COLUMNS}
+)"""
+
+#: An object (or prefix) in object storage, from an inventory taken at ``inventory_date``.
+_STORAGE_OBJECTS = f"""
+CREATE TABLE storage_objects (
+  inventory_date DATE NOT NULL,
+  provider VARCHAR,
+  bucket VARCHAR NOT NULL,
+  key VARCHAR NOT NULL,
+  size_bytes BIGINT NOT NULL,
+  last_modified TIMESTAMPTZ,
+  storage_class VARCHAR,
+  last_accessed TIMESTAMPTZ,
+  objects BIGINT,
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),{_FILE_COLUMNS}
+)"""
+
+#: Columns filled on insert from others in the same row (table -> column -> SQL), when the
+#: staged rows have the column the expression reads.
+DERIVED: dict[str, dict[str, tuple[str, str]]] = {
+    "costs": {
+        "x_ChargeDate": ("ChargePeriodStart", "CAST(ChargePeriodStart AS DATE)"),
+        "x_TagsMap": ("Tags", json_map("Tags")),
+    },
+    **{
+        table: {"labels_map": ("labels", json_map("labels"))}
+        for table in ("gpu_samples", "llm_usage", "jobs", "business_metrics", "storage_objects")
+    },
+}
+
+
+def derived_columns(table: str, present: Iterable[str]) -> list[str]:
+    """``expression AS column`` for the columns of ``table`` filled on insert (NULL when the
+    rows lack the column the expression reads)."""
+    have = set(present)
+    return [
+        f"{expression if needs in have else 'NULL'} AS {quote(column)}"
+        for column, (needs, expression) in DERIVED.get(table, {}).items()
+    ]
+
+
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
         "CREATE TABLE meta (key VARCHAR NOT NULL, value VARCHAR)",
@@ -101,6 +252,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _QUARANTINE,
         view_ddl(),
     ),
+    (_GPU_SAMPLES, _LLM_USAGE, _JOBS, _BUSINESS_METRICS, _STORAGE_OBJECTS),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
