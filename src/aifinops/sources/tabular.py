@@ -52,6 +52,8 @@ class TabularReader:
 
     #: what the file is, for messages ("a FOCUS export", "an AWS CUR file", ...)
     describes = "a CSV, CSV.gz or Parquet file"
+    #: the CSV field separator (a subclass may set it per file before the header is read)
+    delimiter = ","
 
     def __init__(self, path: Path, *, careful: bool = False) -> None:
         self.path = path
@@ -68,6 +70,9 @@ class TabularReader:
         self.shift_thresholds: list[int] = []
         self._size = max(path.stat().st_size, 1)
         self._raw: IO[bytes] | None = None
+        #: CSV lines before the first record (1: the header); a subclass reading headerless
+        #: files sets 0 and names the columns in ``header``
+        self.skip_lines = 1
         self.header = self._read_header()
 
     # -- for subclasses ----------------------------------------------------------------------
@@ -120,7 +125,7 @@ class TabularReader:
                 ) from None
         text = io.TextIOWrapper(self._open_bytes(), encoding="utf-8-sig", newline="")
         try:
-            header = next(csv.reader(text), None)
+            header = next(csv.reader(text, delimiter=self.delimiter), None)
         except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
             what, hint = read_failure(exc, self.describes)
             raise IngestError(what, where=str(self.path), hint=hint) from None
@@ -176,7 +181,13 @@ class TabularReader:
         # Which records the fast pass's rejections are depends on the malformed ones before them,
         # which only this pass finds: shift the wanted numbers as malformed records turn up.
         parsed = {r.record for r in self._rejections}
-        starts, malformed = locate_records(self._open_bytes(), len(self.header), parsed)
+        starts, malformed = locate_records(
+            self._open_bytes(),
+            len(self.header),
+            parsed,
+            delimiter=self.delimiter,
+            skip=self.skip_lines,
+        )
         self.close()
         self.shift_thresholds = [r - j for j, (r, _, _) in enumerate(malformed)]
         shifts = self.shift_thresholds
@@ -207,10 +218,12 @@ class TabularReader:
             reader = pacsv.open_csv(
                 self._open_bytes(),
                 read_options=pacsv.ReadOptions(
-                    block_size=BLOCK_BYTES, column_names=self.header, skip_rows=1
+                    block_size=BLOCK_BYTES, column_names=self.header, skip_rows=self.skip_lines
                 ),
                 parse_options=pacsv.ParseOptions(
-                    newlines_in_values=self.careful, invalid_row_handler=self._on_malformed
+                    delimiter=self.delimiter,
+                    newlines_in_values=self.careful,
+                    invalid_row_handler=self._on_malformed,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types=self.column_types(),
@@ -241,7 +254,7 @@ def shifted(parsed: int, thresholds: list[int]) -> int:
 
 
 def locate_records(
-    stream: IO[bytes], width: int, wanted: set[int]
+    stream: IO[bytes], width: int, wanted: set[int], *, delimiter: str = ",", skip: int = 1
 ) -> tuple[dict[int, int], list[tuple[int, int, str]]]:
     """Walk a CSV with Python's csv module: the malformed records, and the start line of each
     record in ``wanted`` given as a well-formed-record number (as the fast pass counted).
@@ -252,14 +265,15 @@ def locate_records(
     starts: dict[int, int] = {}
     malformed: list[tuple[int, int, str]] = []
     with io.TextIOWrapper(stream, encoding="utf-8-sig", newline="") as text:
-        reader = csv.reader(text)
-        next(reader, None)
+        reader = csv.reader(text, delimiter=delimiter)
+        for _ in range(skip):
+            next(reader, None)
         previous_end = reader.line_num
         for record, fields in enumerate(reader, start=1):
             start = previous_end + 1
             previous_end = reader.line_num
             if len(fields) != width:
-                malformed.append((record, start, ",".join(fields)))
+                malformed.append((record, start, delimiter.join(fields)))
             elif record - len(malformed) in wanted:
                 starts[record] = start
     return starts, malformed
