@@ -99,14 +99,11 @@ class MappedReader(TabularReader):
     def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
         errors: Errors = {}
         arrays: dict[str, pa.Array] = {}
-        for name, arr in zip(raw.schema.names, raw.columns, strict=True):
+        for name, column in zip(raw.schema.names, raw.columns, strict=True):
             field = self.mapping.get(name)
             if field is None:
                 continue
-            if self.extra_nulls:
-                arr = convert._as_text(arr)
-                known = pc.is_in(arr, value_set=pa.array(self.extra_nulls, pa.string()))
-                arr = pc.if_else(pc.fill_null(known, False), pa.scalar(None, pa.string()), arr)
+            arr = self._without_extra_nulls(column)
             values, found = convert_kind(field.kind, arr)
             add_errors(errors, name, found, arr)
             if field.mandatory:
@@ -119,6 +116,15 @@ class MappedReader(TabularReader):
             arrays[column] = make(raw.num_rows)
         self.refine(arrays, errors, raw)
         return self._split(raw, arrays, errors, first_record, progress)
+
+    def _without_extra_nulls(self, arr: pa.Array) -> pa.Array:
+        if not self.extra_nulls:
+            return arr
+        text = convert._as_text(arr)
+        known = pc.fill_null(
+            pc.is_in(text, value_set=pa.array(self.extra_nulls, pa.string())), False
+        )
+        return pc.if_else(known, pa.scalar(None, pa.string()), text)
 
     def refine(self, arrays: dict[str, pa.Array], errors: Errors, raw: pa.RecordBatch) -> None:
         """A subclass's last say over a converted block (derive columns, check values)."""
