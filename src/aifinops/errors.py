@@ -27,6 +27,10 @@ class WorkspaceNotFoundError(AifinopsError):
     """No workspace at the given or discovered location."""
 
 
+class WorkspaceBusyError(AifinopsError):
+    """Another process holds the workspace database (DuckDB allows one writer)."""
+
+
 class IngestError(AifinopsError):
     """An input file could not be ingested; the store is unchanged."""
 

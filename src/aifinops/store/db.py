@@ -6,7 +6,7 @@ from pathlib import Path
 
 import duckdb
 
-from aifinops.errors import AifinopsError
+from aifinops.errors import AifinopsError, WorkspaceBusyError
 from aifinops.store import schema
 
 
@@ -30,7 +30,7 @@ def connect(
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
-            raise AifinopsError(
+            raise WorkspaceBusyError(
                 "the workspace database is in use by another aifinops process",
                 where=str(path),
                 hint="wait for the other command (an ingest or `serve`) to finish, then retry",

@@ -1,0 +1,1 @@
+"""What runs beside the work: the job recorder (``aifinops run``, :func:`aifinops.job`)."""
