@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from aifinops.config import default_toml, documented_fields, load_settings
+from aifinops.config import EXAMPLES, Settings, default_toml, documented_fields, load_settings
 from aifinops.errors import ConfigError
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -25,7 +25,12 @@ def test_the_default_file_is_valid_toml_listing_every_setting() -> None:
     settings = [line for line in lines if re.match(r"^(\w+ = |\[)", line)]
     parsed = tomllib.loads("\n".join(settings))
     for section, name, default, _ in documented_fields():
-        assert parsed[section][name] == default
+        if (section, name) in EXAMPLES:
+            # Lists of tables are shown as a worked example, which must be valid settings.
+            assert parsed[section][name] != default
+            Settings.model_validate({section: {name: parsed[section][name]}})
+        else:
+            assert parsed[section][name] == default
 
 
 def test_environment_overrides_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from aifinops.errors import ConfigError
 from aifinops.model.metrics import CostMetric
+from aifinops.model.onprem import OnPremInventory
 
 CONFIG_FILE = "aifinops.toml"
 
@@ -66,6 +67,7 @@ class Settings(BaseSettings):
     engine: EngineSection = Field(default_factory=EngineSection)
     ingest: IngestSection = Field(default_factory=IngestSection)
     report: ReportSection = Field(default_factory=ReportSection)
+    onprem: OnPremInventory = Field(default_factory=OnPremInventory)
 
     @classmethod
     def settings_customise_sources(
@@ -125,6 +127,32 @@ def documented_fields() -> list[tuple[str, str, Any, str]]:
     return out
 
 
+#: Settings that are lists of tables: ``aifinops init`` writes an example instead of a default.
+EXAMPLES = {
+    ("onprem", "clusters"): """\
+# [[onprem.clusters]]            # one per cluster or site; see docs/sources/onprem.md
+# name = "dc1"
+# location = "eu-central (Frankfurt colocation)"
+# currency = "EUR"
+# electricity_price_per_kwh = 0.21
+# pue = 1.35
+# space_per_month = 3000
+# operations_per_month = 8000
+# support_per_month = 2500
+# tags = { owner = "platform" }
+#
+# [[onprem.clusters.nodes]]      # one per server model; count = identical servers
+# name = "dgx"
+# count = 4
+# gpu_model = "H100-SXM5-80GB"
+# gpus = 8
+# purchase_price = 320000
+# purchase_date = 2025-03-01
+# amortisation_years = 4
+# power_kw = 10.2""",
+}
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -145,5 +173,9 @@ def default_toml() -> str:
         if section != current:
             lines += ["", f"[{section}]"]
             current = section
+        example = EXAMPLES.get((section, name))
+        if example is not None:
+            lines += [f"# {help_text}", example]
+            continue
         lines += [f"# {help_text}", f"# {name} = {_toml_value(default)}"]
     return "\n".join(lines) + "\n"

@@ -149,6 +149,12 @@ class Workspace:
         from aifinops.store.ingest import Ingestor
 
         options = dict(options or {})
+        paths = list(paths)
+        if not paths:
+            import aifinops.sources
+
+            spec = aifinops.sources.registered().get(source)
+            paths = [self.path / p for p in (spec.default_paths if spec else ())]
         if focus_version:
             options["focus_version"] = focus_version
         strict = self.settings.ingest.strict if strict is None else strict

@@ -16,7 +16,13 @@ def ingest(
     source: Annotated[
         str, typer.Argument(help="Source name (see `aifinops sources`), e.g. focus.")
     ],
-    paths: Annotated[list[str], typer.Argument(help="Files, folders or globs.")],
+    paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="Files, folders or globs (onprem: default the workspace's aifinops.toml).",
+            show_default=False,
+        ),
+    ] = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Fail (ingest nothing) if any row is unreadable.")
     ] = False,
@@ -42,7 +48,7 @@ def ingest(
 
     with open_workspace(workspace) as ws, IngestProgress(err_console) as progress:
         summary = ws.ingest(
-            paths,
+            paths or [],
             source=source,
             strict=strict or None,
             force=force,

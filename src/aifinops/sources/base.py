@@ -80,6 +80,8 @@ class SourceSpec:
     after_load: AfterLoad | None = field(default=None, repr=False)
     #: Where the user gets such files (one line, for ``aifinops sources``).
     export_hint: str = ""
+    #: Files read when the ingest names none, relative to the workspace (e.g. its aifinops.toml).
+    default_paths: tuple[str, ...] = ()
 
 
 _REGISTRY: dict[str, SourceSpec] = {}

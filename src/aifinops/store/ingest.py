@@ -196,7 +196,9 @@ class Ingestor:
         wanted: list[_Wanted] = []
         next_file_id = self._next_id("file_id")
         for path, reader in readers.items():
-            digest = sha256(path)
+            # A source whose output is not a function of the file alone (the on-prem inventory
+            # and its period) gives its own identity.
+            digest = getattr(reader, "digest", None) or sha256(path)
             skip = self._skip_reason(digest, seen, force)
             seen.setdefault(digest, path)
             if skip:
