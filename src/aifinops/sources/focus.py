@@ -200,6 +200,6 @@ SPEC = register(
         open=open_focus,
         replace_keys=("BillingAccountId", "BillingPeriodStart"),
         options={"focus_version": "read as this FOCUS version (1.0-1.4) instead of detecting it"},
-        export_hint="the provider's FOCUS export (see docs/sources.md)",
+        export_hint="the provider's FOCUS export (see docs/sources/focus.md)",
     )
 )
