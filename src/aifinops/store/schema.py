@@ -109,7 +109,11 @@ _FILE_COLUMNS = """
 # Usage tables (ARCHITECTURE.md "The spine"). Labels are kept as the JSON object they arrive as
 # (``labels``) and as a MAP for lookups (``labels_map``, filled on insert: see DERIVED).
 
-#: One GPU (or MIG instance) at one time: what it did and who ran on it.
+#: One GPU (or MIG instance) at one time: what it did and who ran on it. Filled by the
+#: ``dcgm``, ``prometheus`` and ``nvidia-smi`` sources (see docs/sources/gpu-telemetry.md); one
+#: row per (ts, host, gpu_uuid, gpu_index, mig_instance): re-exported samples merge into it.
+#: ``*_active`` / ``sm_occupancy`` are DCGM profiling ratios (0..1); ``energy_j`` is the
+#: device's energy counter since boot (joules; use differences).
 _GPU_SAMPLES = f"""
 CREATE TABLE gpu_samples (
   ts TIMESTAMPTZ NOT NULL,
@@ -124,14 +128,19 @@ CREATE TABLE gpu_samples (
   sm_occupancy DOUBLE,
   tensor_active DOUBLE,
   dram_active DOUBLE,
+  gr_engine_active DOUBLE,
   mem_copy_util_pct DOUBLE,
   fb_used_mib DOUBLE,
   fb_free_mib DOUBLE,
   fb_total_mib DOUBLE,
+  fb_reserved_mib DOUBLE,
   power_w DOUBLE,
+  power_limit_w DOUBLE,
   energy_j DOUBLE,
   temperature_c DOUBLE,
+  memory_temp_c DOUBLE,
   sm_clock_mhz DOUBLE,
+  mem_clock_mhz DOUBLE,
   namespace VARCHAR,
   pod VARCHAR,
   container VARCHAR,
