@@ -23,17 +23,29 @@ def demo(
     from aifinops.cli.ingest import print_summary
     from aifinops.cli.progress import IngestProgress
     from aifinops.cli.summary import print_executive_summary
-    from aifinops.demo.generator import generate
+    from aifinops.demo.generator import DemoOptions, generate, sized_company
+    from aifinops.demo.timeline import Timeline
+    from aifinops.demo.usage import write_usage
     from aifinops.workspace import Workspace
 
     data = directory.resolve() / "demo-data"
     console.print(f"generating the demo company into {data} ...")
     manifest = generate(data, seed=seed, rows=rows, months=months)
     manifest.write(data / "manifest.json")
+    timeline = Timeline.ending(DemoOptions().end_month, months)
+    usage = write_usage(data, sized_company(seed, rows, timeline), timeline)
     with Workspace.init(directory) as ws:
         with IngestProgress(err_console) as progress:
             summary = ws.ingest([f.path for f in manifest.files], progress=progress)
         print_summary(summary)
+        for item in usage:
+            with IngestProgress(err_console) as progress:
+                extra = ws.ingest(
+                    [item.path], source=item.source, options=dict(item.options), progress=progress
+                )
+            console.print(
+                f"{item.source}: {extra.rows_ingested:,} rows from {item.path.relative_to(data)}"
+            )
         print_executive_summary(ws, console)
 
 

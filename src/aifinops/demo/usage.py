@@ -1,0 +1,273 @@
+"""The demo company's usage and value data beside its bills, deterministic from the seed.
+
+``write_usage`` writes, under ``<out_dir>/usage/``, the files the other sources read:
+
+* ``onprem/inventory.toml``: Kestrel's own GPU servers in a colocation cage (``onprem``);
+* ``jobs/scheduler-jobs.csv``: the training, fine-tuning, evaluation and ablation runs on the
+  GPU pools the bills charge for, each on a billed machine inside its billed hours (``jobs``);
+* ``metrics/revenue-and-requests.csv``: daily revenue and requests served per product
+  (``metrics``);
+* ``storage/kestrel-checkpoints/...``: an S3 Inventory of the checkpoint bucket (headerless CSV
+  and its manifest.json), with checkpoints of finished runs nobody has read for months
+  (``storage``).
+
+Each file comes with the source that reads it and the options to pass (:class:`UsageFile`).
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+from numpy.typing import NDArray
+
+from aifinops.demo.charges import resource_name
+from aifinops.demo.company import Company, intervals
+from aifinops.demo.pricebook import instance
+from aifinops.demo.timeline import Timeline
+
+#: Pools whose machines run jobs (training, fine-tuning, evaluation, ablations).
+JOB_POOLS = {
+    "aws-p4d-finetune": "fine-tune",
+    "aws-p4d-retired": "fine-tune",
+    "aws-p5-pretrain": "training",
+    "aws-p5-runaway": "experiment",
+    "aws-g5-fraud-train": "training",
+    "az-nd-research": "experiment",
+    "gcp-a3-eval": "evaluation",
+}
+
+#: Products that earn money: (product, team, revenue per day in the first month, requests per
+#: dollar, growth per month).
+PRODUCTS = (
+    ("chat-assistant", "inference", Decimal(41_000), 55, 0.09),
+    ("semantic-search", "search", Decimal(16_500), 420, 0.05),
+    ("support-bot", "product-ml", Decimal(4_800), 30, 0.12),
+    ("fraud-scoring", "product-ml", Decimal(8_200), 900, 0.02),
+)
+
+#: Checkpointing projects: (project, bytes per checkpoint, runs).
+CHECKPOINT_RUNS = (
+    ("llm-7b-pretrain", 14_500_000_000, 60),
+    ("llm-7b-finetune", 14_500_000_000, 12),
+    ("llm-13b-ablation", 26_000_000_000, 8),
+    ("rlhf-experiments", 14_500_000_000, 10),
+)
+
+ONPREM = """\
+# Kestrel AI's own GPU servers (demo data). See docs/sources/onprem.md.
+[[onprem.clusters]]
+name = "kestrel-colo-1"
+location = "us-west (Hillsboro colocation)"
+currency = "USD"
+electricity_price_per_kwh = 0.112
+pue = 1.32
+space_per_month = 9000
+operations_per_month = 16000
+support_per_month = 5500
+tags = { owner = "platform", env = "prod" }
+
+[[onprem.clusters.nodes]]
+name = "dgx-h100"
+count = 4
+gpu_model = "H100-SXM5-80GB"
+gpus = 8
+purchase_price = 289000
+purchase_date = 2025-03-03
+amortisation_years = 4
+power_kw = 10.2
+tags = { team = "training-platform", project = "llm-7b-pretrain" }
+
+[[onprem.clusters.nodes]]
+name = "l40s"
+count = 6
+gpu_model = "L40S-48GB"
+gpus = 4
+purchase_price = 61500
+purchase_date = 2025-09-15
+amortisation_years = 3
+power_kw = 2.4
+tags = { team = "inference", project = "chat-assistant" }
+"""
+
+
+@dataclass(frozen=True)
+class UsageFile:
+    """A written file, the source that reads it and the options it needs."""
+
+    source: str
+    path: Path
+    options: dict[str, str]
+    rows: int
+
+
+def write_usage(out_dir: Path, company: Company, timeline: Timeline) -> list[UsageFile]:
+    root = out_dir / "usage"
+    first = timeline.months[0].start
+    end = _next_month(timeline.last.start)
+    files = [
+        _onprem(root / "onprem", first, end),
+        _jobs(root / "jobs", company, timeline),
+        _metrics(root / "metrics", company, first, end),
+        _storage(root / "storage", company, first, end),
+    ]
+    return files
+
+
+def _next_month(day: date) -> date:
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
+
+def _onprem(folder: Path, first: date, end: date) -> UsageFile:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "inventory.toml"
+    path.write_text(ONPREM, encoding="utf-8")
+    hours = (end - first).days * 24
+    return UsageFile("onprem", path, {"start": first.isoformat(), "end": end.isoformat()},
+                     hours * 10)  # fmt: skip
+
+
+def _jobs(folder: Path, company: Company, timeline: Timeline) -> UsageFile:
+    """Runs of 12-96 hours cut from each job machine's billed hours."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scheduler-jobs.csv"
+    t0 = datetime(timeline.months[0].start.year, timeline.months[0].start.month, 1, tzinfo=UTC)
+    rows: list[dict[str, object]] = []
+    for pool in company.instances:
+        kind = JOB_POOLS.get(pool.key)
+        if kind is None or pool.owner is None:
+            continue
+        itype = instance(company.providers[pool.provider].cloud, pool.sku)
+        starts, ends = intervals(company, pool, timeline)
+        mask = timeline.mask(pool.schedule.mask)
+        rng = company.rng(pool.key, "jobs")
+        for i, (start, stop) in enumerate(zip(starts, ends, strict=True)):
+            host = resource_name(pool.name, i, len(starts))
+            for run_start, run_end in _runs(mask, int(start), int(stop), rng):
+                roll = rng.random()
+                status, code = (
+                    ("completed", 0) if roll < 0.9 else ("failed", 1) if roll < 0.97
+                    else ("cancelled", 130)
+                )  # fmt: skip
+                rows.append({
+                    "job_id": f"kj-{len(rows) + 1:06d}",
+                    "name": f"{pool.owner.project}-{len(rows) + 1:04d}",
+                    "kind": kind,
+                    "start": (t0 + timedelta(hours=run_start)).isoformat(),
+                    "end": (t0 + timedelta(hours=run_end)).isoformat(),
+                    "node": host,
+                    "gpus_count": itype.gpu_count,
+                    "gpu_model": itype.gpu_model,
+                    "status": status,
+                    "exit_code": code,
+                    "user": pool.owner.team.split("-")[0],
+                    "team": pool.owner.team,
+                    "project": pool.owner.project,
+                    "model": pool.owner.model or "",
+                    "env": pool.owner.env,
+                })  # fmt: skip
+    _write_csv(path, rows)
+    return UsageFile("jobs", path, {}, len(rows))
+
+
+def _runs(
+    mask: NDArray[np.bool_], start: int, stop: int, rng: np.random.Generator
+) -> list[tuple[int, int]]:
+    """Cut the masked hours of [start, stop) into runs of 12-96 hours (shorter at the edges)."""
+    out = []
+    hour = start
+    while hour < stop:
+        if not mask[hour]:
+            hour += 1
+            continue
+        block_end = hour
+        while block_end < stop and mask[block_end]:
+            block_end += 1
+        while hour < block_end:
+            length = int(rng.integers(12, 97))
+            out.append((hour, min(hour + length, block_end)))
+            hour += length
+        hour = block_end
+    return out
+
+
+def _metrics(folder: Path, company: Company, first: date, end: date) -> UsageFile:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "revenue-and-requests.csv"
+    rows: list[dict[str, object]] = []
+    day = first
+    while day < end:
+        months = (day - first).days / 30.4
+        weekend = 0.8 if day.weekday() >= 5 else 1.0
+        for product, team, revenue, per_dollar, growth in PRODUCTS:
+            noise = 1 + 0.04 * float(company.rng(product, day.isoformat()).standard_normal())
+            factor = Decimal(str(round((1 + growth) ** months * weekend * noise, 6)))
+            amount = (revenue * factor).quantize(Decimal("0.01"))
+            base = {"date": day.isoformat(), "product": product, "team": team}
+            rows.append({**base, "metric": "revenue", "value": str(amount), "unit": "USD"})
+            requests = int(amount * per_dollar)
+            rows.append({**base, "metric": "requests", "value": str(requests),
+                         "unit": "requests"})  # fmt: skip
+        day += timedelta(days=1)
+    _write_csv(path, rows, ["date", "metric", "value", "unit", "product", "team"])
+    return UsageFile("metrics", path, {}, len(rows))
+
+
+def _storage(folder: Path, company: Company, first: date, end: date) -> UsageFile:
+    """An S3 Inventory of the checkpoint bucket, taken on ``end``: every 500th step of each run
+    is kept; runs that finished long ago still hold all of theirs."""
+    bucket = "kestrel-checkpoints"
+    taken = datetime(end.year, end.month, end.day, 1, tzinfo=UTC)
+    data_dir = folder / bucket / "daily" / f"{taken:%Y-%m-%dT%H-%MZ}"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rng = company.rng("storage", bucket)
+    span = (end - first).days + 120  # the bucket is older than the bills
+    rows = []
+    for project, size, count in CHECKPOINT_RUNS:
+        for run in range(1, count + 1):
+            started = taken - timedelta(days=int(rng.integers(1, span)))
+            steps = int(rng.integers(4, 40))
+            for step in range(1, steps + 1):
+                written = started + timedelta(hours=6 * step)
+                if written >= taken:
+                    break
+                key = f"runs/{project}/run-{run:03d}/step={step * 500}/model.safetensors"
+                rows.append([bucket, key, str(size), written.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                             "STANDARD", f"{rng.integers(0, 2**62):032x}"])  # fmt: skip
+    part = data_dir / "data" / "inventory-0001.csv.gz"
+    part.parent.mkdir(exist_ok=True)
+    with gzip.open(part, "wt", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
+        for row in rows:
+            writer.writerow([*row[:1], _encode(row[1]), *row[2:]])
+    manifest = {
+        "sourceBucket": bucket,
+        "destinationBucket": "arn:aws:s3:::kestrel-inventory",
+        "version": "2016-11-30",
+        "creationTimestamp": str(int(taken.timestamp() * 1000)),
+        "fileFormat": "CSV",
+        "fileSchema": "Bucket, Key, Size, LastModifiedDate, StorageClass, ETag",
+        "files": [{"key": f"{bucket}/daily/data/{part.name}", "size": part.stat().st_size}],
+    }
+    (data_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return UsageFile("storage", part, {}, len(rows))
+
+
+def _encode(key: str) -> str:
+    from urllib.parse import quote_plus
+
+    return quote_plus(key, safe="/")
+
+
+def _write_csv(path: Path, rows: list[dict[str, object]], header: list[str] | None = None) -> None:
+    fields = header or (list(rows[0]) if rows else ["job_id"])
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)

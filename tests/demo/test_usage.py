@@ -1,0 +1,99 @@
+"""The demo's usage and value data: every source loads, and it agrees with the bills."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aifinops import Workspace
+from aifinops.demo.generator import DemoOptions, generate, sized_company
+from aifinops.demo.timeline import Timeline
+from aifinops.demo.usage import write_usage
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
+    root = tmp_path_factory.mktemp("demo-usage")
+    manifest = generate(root / "data", months=2)
+    timeline = Timeline.ending(DemoOptions().end_month, 2)
+    usage = write_usage(root / "data", sized_company(42, None, timeline), timeline)
+    workspace = Workspace.init(root / "ws")
+    workspace.ingest([f.path for f in manifest.files])
+    for item in usage:
+        summary = workspace.ingest([item.path], source=item.source, options=dict(item.options))
+        assert summary.rows_quarantined == 0, item
+        assert summary.rows_ingested == item.rows, item
+    return workspace
+
+
+def one(ws: Workspace, sql: str) -> object:
+    return ws.sql(sql).column(0)[0].as_py()
+
+
+def test_every_job_runs_on_a_billed_machine_in_billed_hours(ws: Workspace) -> None:
+    assert one(ws, "SELECT count(*) FROM jobs") > 100
+    unbilled = ws.sql(
+        """
+        WITH billed AS (
+          SELECT DISTINCT ResourceName, ChargePeriodStart FROM costs
+          WHERE ChargeCategory = 'Usage' AND ChargePeriodEnd - ChargePeriodStart = INTERVAL 1 HOUR)
+        SELECT j.job_id, j.host,
+               date_diff('hour', j.start_time, j.end_time) AS hours,
+               count(b.ChargePeriodStart) AS billed
+        FROM jobs j LEFT JOIN billed b ON b.ResourceName = j.host
+          AND b.ChargePeriodStart >= j.start_time AND b.ChargePeriodStart < j.end_time
+        GROUP BY ALL
+        HAVING count(b.ChargePeriodStart) <> date_diff('hour', j.start_time, j.end_time)
+        """
+    ).to_pylist()
+    assert unbilled == []
+    teams = {
+        r["t"] for r in ws.sql("SELECT DISTINCT labels_map['team'] AS t FROM jobs").to_pylist()
+    }
+    assert {"research", "training-platform", "product-ml"} <= teams
+
+
+def test_onprem_sits_beside_the_clouds(ws: Workspace) -> None:
+    rows = ws.sql(
+        "SELECT ResourceName, count(*) AS hours, any_value(x_GpuCount) AS gpus FROM costs "
+        "WHERE ServiceProviderName = 'On-Premises' GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert len(rows) == 10
+    assert {r["hours"] for r in rows} == {(31 + 30) * 24}  # September and October
+    assert {r["gpus"] for r in rows} == {"8", "4"}
+
+
+def test_revenue_per_product_every_day(ws: Workspace) -> None:
+    got = ws.sql(
+        "SELECT labels_map['product'] AS product, count(*) AS days, min(value) > 0 AS positive "
+        "FROM business_metrics WHERE metric = 'revenue' GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert [(r["product"], r["days"], r["positive"]) for r in got] == [
+        ("chat-assistant", 61, True),
+        ("fraud-scoring", 61, True),
+        ("semantic-search", 61, True),
+        ("support-bot", 61, True),
+    ]
+
+
+def test_the_checkpoint_bucket_holds_stale_checkpoints(ws: Workspace) -> None:
+    stale = one(
+        ws,
+        "SELECT sum(size_bytes) FROM storage_objects "
+        "WHERE last_modified < inventory_date - INTERVAL 60 DAY",
+    )
+    total = one(ws, "SELECT sum(size_bytes) FROM storage_objects")
+    assert 0.2 < float(stale) / float(total) < 0.9  # type: ignore[arg-type]
+    assert one(ws, "SELECT count(*) FROM storage_objects WHERE key LIKE '%step=%'") == one(
+        ws, "SELECT count(*) FROM storage_objects"
+    )
+
+
+def test_same_seed_same_usage_files(tmp_path: Path) -> None:
+    timeline = Timeline.ending(DemoOptions().end_month, 1)
+    company = sized_company(7, None, timeline)
+    a = write_usage(tmp_path / "a", company, timeline)
+    b = write_usage(tmp_path / "b", company, timeline)
+    for x, y in zip(a, b, strict=True):
+        assert x.path.read_bytes() == y.path.read_bytes()
