@@ -22,6 +22,7 @@ the other metrics. Rows read therefore counts stored rows plus quarantined sampl
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -40,6 +41,27 @@ _ESCAPES = {"\\\\": "\\", '\\"': '"', "\\n": "\n"}
 _SCRAPED_AT = re.compile(r"#\s*scraped_at\s*[:=]?\s*(\S+)\s*\Z")
 #: The lowest DCGM sentinel (DCGM_INT32_BLANK); only values at or above it are looked up.
 _SENTINEL_FLOOR = float(0x7FFFFFF0)
+REPEATED = gpu.REPEATED
+
+
+def _fast_range(how: gpu.Check) -> tuple[float, float, float]:
+    """(low, high, scale): values in [low, high] need no further check; stored times scale."""
+    below_sentinels = _SENTINEL_FLOOR - 1
+    return {
+        gpu.Check.PERCENT: (0.0, 100.0, 1.0),
+        gpu.Check.RATIO: (0.0, 1.0, 1.0),
+        gpu.Check.NON_NEGATIVE: (0.0, below_sentinels, 1.0),
+        gpu.Check.ANY: (-below_sentinels, below_sentinels, 1.0),
+        # an int64 counter: only the int64 sentinels (>= 2**63) apply; 2**47 is far above any
+        # energy a GPU reaches (1.4e11 J)
+        gpu.Check.MILLIJOULES: (0.0, float(2**47) - 1, 0.001),
+    }[how]
+
+
+#: metric name -> (value column position, low, high, scale) for the inline check
+FAST_METRICS = {
+    name: (column, *_fast_range(how)) for name, (column, how) in gpu.DCGM_METRICS.items()
+}
 NOT_A_SAMPLE = "not a Prometheus sample line (expected NAME{labels} VALUE [TIMESTAMP])"
 NO_DEVICE = "no gpu or UUID label: the sample cannot be attributed to a GPU"
 
@@ -109,6 +131,7 @@ class DcgmReader:
                 for chunk, progress in gpu.lines(stream, self._size):
                     parse.chunk(chunk)
                     if len(parse.pivot) >= FLUSH_ROWS:
+                        parse.current = {}
                         yield Batch(parse.pivot.take(), [], progress)
             except IngestError as exc:
                 exc.where = exc.where or str(self.path)
@@ -139,72 +162,132 @@ class _Parse:
         self.line = 0
         self.samples = 0
         self.devices: dict[str, int | str] = {}  # label text -> device id, or why not
+        #: label text -> device id, for the devices read without trouble (the hot loop's cache)
+        self.known: dict[str, int] = {}
+        #: device id -> its row in the current scrape (samples without their own timestamp)
+        self.current: dict[int, list[float]] = {}
 
     @property
     def time_sources(self) -> str:
         return ", ".join(sorted(self.used)) or "no samples"
 
-    def chunk(self, lines: list[str]) -> None:  # noqa: PLR0912, PLR0915
-        # The hot loop (every sample line passes here): kept in one function, with locals, for
-        # speed; the rare cases call out.
-        metrics = gpu.DCGM_METRICS
-        devices = self.devices
-        pivot = self.pivot
+    def chunk(self, lines: list[str]) -> None:
+        """Read a chunk of lines. The hot loop (every sample line passes here) handles only the
+        common case: a sample without its own timestamp, of a mapped metric, of a device already
+        known, with a plain value. Everything else goes to :meth:`_line`."""
+        metrics = FAST_METRICS
+        known = self.known
+        current = self.current
+        rows, records = self.pivot.rows, self.pivot.records
+        warnings = self.reader.warnings
+        width = len(gpu.VALUES)
+        scrape_us = self.scrape_us
         line_no = self.line
+        samples = 0
         for line in lines:
             line_no += 1
-            if not line or line[0] == "#" or line.isspace():
-                if line.startswith("# scraped_at") or line.startswith("#scraped_at"):
-                    self.line = line_no
-                    self._scrape_comment(line)
-                continue
             brace = line.find("{")
-            if brace >= 0:
+            if brace > 0 and scrape_us is not None:
                 close = line.rfind("}")
-                name, labels, rest = line[:brace], line[brace + 1 : close], line[close + 1 :]
-                parts = rest.split() if close > brace else []
-            else:
-                name, *parts = line.split()
-                labels = ""
-            entry = metrics.get(name)
-            if entry is None or not 1 <= len(parts) <= 2:
-                self.line = line_no
-                self._other(line, name, parts)
-                continue
-            device = devices.get(labels)
-            if device is None:
-                device = devices[labels] = self._device(labels)
-            try:
-                value = float(parts[0])
-            except ValueError:
-                self._reject(line_no, name, "not a number", parts[0], line)
-                continue
-            if len(parts) == 2:
-                ts_us = self._sample_time(parts[1], line_no, line)
-                if ts_us is None:
-                    continue
-            elif self.scrape_us is None:
-                self.line = line_no
-                raise self._no_time()
-            else:
-                ts_us = self.scrape_us
-            if device.__class__ is str:
-                self._reject(line_no, name, str(device), parts[0], line)
-                continue
-            self.samples += 1
-            column, how = entry
-            if value >= _SENTINEL_FLOOR and (blank := gpu.sentinel(value, parts[0])) is not None:
-                self.reader.warnings[f"DCGM no-value sentinel read as NULL ({blank})"] += 1
-                pivot.add(device, ts_us, column, None, line_no)  # type: ignore[arg-type]
-                continue
-            stored, why = gpu.check(value, how)
-            if why is not None:
-                self.samples -= 1
-                self._reject(line_no, name, why, parts[0], line)
-                continue
-            pivot.add(device, ts_us, column, stored, line_no)  # type: ignore[arg-type]
+                device = known.get(line[brace + 1 : close])
+                entry = metrics.get(line[:brace])
+                if device is not None and entry is not None:
+                    column, low, high, scale = entry
+                    try:
+                        value = float(line[close + 1 :])  # fails on "VALUE TIMESTAMP"
+                    except ValueError:
+                        value = math.nan
+                    if low <= value <= high:
+                        values = current.get(device)
+                        if values is None:
+                            key = (device, scrape_us)
+                            values = rows.get(key)
+                            if values is None:
+                                values = rows[key] = [gpu.MISSING] * width
+                                records[key] = line_no
+                            current[device] = values
+                        elif values[column] == values[column]:  # not NaN: seen already
+                            warnings[REPEATED] += 1
+                        values[column] = value * scale
+                        samples += 1
+                        continue
+            self.samples += samples
+            samples = 0
+            self._line(line, line_no)
+            current = self.current
+            scrape_us = self.scrape_us
         self.line = line_no
+        self.samples += samples
         self._note_time_source()
+
+    def _line(self, line: str, line_no: int) -> None:  # noqa: PLR0912
+        """Any line the hot loop does not handle: comments, new devices, timestamps, odd
+        values, rejections. A new row of a sample without its own timestamp joins ``current``.
+        """
+        self.line = line_no
+        brace = line.find("{")
+        if brace > 0 and line[0] != "#":
+            close = line.rfind("}")
+            name = line[:brace]
+            labels = line[brace + 1 : close]
+            parts = line[close + 1 :].split() if close > brace else []
+        elif not line or line[0] == "#" or line.isspace():
+            if "scraped_at" in line:
+                self._scrape_comment(line)
+            return
+        else:
+            name, *parts = line.split()
+            labels = ""
+        if name not in gpu.DCGM_METRICS or not 0 < len(parts) < 3:
+            self._other(line, name, parts)
+            return
+        device = self.devices.get(labels)
+        if device is None:
+            device = self.devices[labels] = self._device(labels)
+        if isinstance(device, str):
+            self._reject(line_no, name, device, parts[0], line)
+            return
+        try:
+            value = float(parts[0])
+        except ValueError:
+            self._reject(line_no, name, "not a number", parts[0], line)
+            return
+        if len(parts) == 2:
+            ts_us = self._sample_time(parts[1], line_no, line)
+            if ts_us is None:
+                return
+        elif self.scrape_us is None:
+            raise self._no_time()
+        else:
+            ts_us = self.scrape_us
+        column, low, high, scale = FAST_METRICS[name]
+        if low <= value <= high:
+            stored: float | None = value * scale
+        else:
+            ok, stored = self._unusual(value, parts[0], name, line_no, line)
+            if not ok:
+                return
+        values = self.pivot.row(device, ts_us, line_no)
+        if len(parts) == 1:
+            self.known[labels] = device
+            self.current[device] = values
+        if values[column] == values[column]:  # not NaN: seen already
+            self.reader.warnings[REPEATED] += 1
+        values[column] = gpu.MISSING if stored is None else stored
+        self.samples += 1
+
+    def _unusual(
+        self, value: float, text: str, name: str, line_no: int, line: str
+    ) -> tuple[bool, float | None]:
+        """A value outside the metric's plain range: a DCGM sentinel (NULL), or checked."""
+        if value >= _SENTINEL_FLOOR and (blank := gpu.sentinel(value, text)) is not None:
+            self.reader.warnings[f"DCGM no-value sentinel read as NULL ({blank})"] += 1
+            return True, None
+        stored, why = gpu.check(value, gpu.DCGM_METRICS[name][1])
+        if why is not None:
+            self._reject(line_no, name, why, text, line)
+            return False, None
+        return True, stored
 
     def _note_time_source(self) -> None:
         if self.scrape_us is not None and self.samples:
@@ -222,6 +305,7 @@ class _Parse:
                 hint="write '# scraped_at 2026-11-23T13:55:00Z' (ISO 8601 or Unix seconds)",
             )
         self._note_time_source()
+        self.current = {}
         self.scrape_us = gpu.parse_time(found.group(1), f"{self.reader.path}:{self.line}")
         self.fixed = False
 

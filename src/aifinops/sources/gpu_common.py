@@ -17,6 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
+import numpy as np
 import pyarrow as pa
 from isal import igzip
 
@@ -75,6 +76,7 @@ VALUE_COLUMNS: dict[str, Check] = {
     "mem_clock_mhz": Check.NON_NEGATIVE,
 }
 VALUES = tuple(VALUE_COLUMNS)
+REPEATED = "a metric repeated for the same GPU and time (the later value kept)"
 
 #: The columns a GPU telemetry batch carries, in order.
 BATCH_COLUMNS = ("ts", *DEVICE_COLUMNS, *VALUES, "source", "x_SourceRecord")
@@ -226,12 +228,17 @@ def device_from_labels(labels: dict[str, str], host: str | None = None) -> Devic
     )
 
 
+#: A value not (yet) known in a pivot row; stored as NULL.
+MISSING = math.nan
+
+
 class Pivot:
     """Metric samples -> one row per (device, time). Rows are handed out in bounded batches.
 
     A row is started by the first sample of its device and time and remembers that sample's
     record (line) number as its ``x_SourceRecord``. A later sample of the same metric, device and
-    time replaces the earlier one (counted as a warning).
+    time replaces the earlier one (counted as a warning). Values not known are NaN (checked
+    values are never NaN) and become NULL in the table.
     """
 
     def __init__(self, source: str, warnings: Counter[str]) -> None:
@@ -239,8 +246,8 @@ class Pivot:
         self.warnings = warnings
         self.devices: dict[Device, int] = {}
         self._device_list: list[Device] = []
-        self.rows: dict[tuple[int, int], list[float | None]] = {}
-        self._records: dict[tuple[int, int], int] = {}
+        self.rows: dict[tuple[int, int], list[float]] = {}
+        self.records: dict[tuple[int, int], int] = {}
         self._width = len(VALUES)
 
     def device_id(self, device: Device) -> int:
@@ -250,43 +257,56 @@ class Pivot:
             self._device_list.append(device)
         return found
 
-    def row(self, device: int, ts_us: int, record: int) -> list[float | None]:
+    def row(self, device: int, ts_us: int, record: int) -> list[float]:
         key = (device, ts_us)
         values = self.rows.get(key)
         if values is None:
-            values = self.rows[key] = [None] * self._width
-            self._records[key] = record
+            values = self.rows[key] = [MISSING] * self._width
+            self.records[key] = record
         return values
 
     def add(self, device: int, ts_us: int, column: int, value: float | None, record: int) -> None:
         values = self.row(device, ts_us, record)
-        if values[column] is not None:
-            self.warnings["a metric repeated for the same GPU and time (the later value kept)"] += 1
-        values[column] = value
+        if values[column] == values[column]:  # not NaN: known already
+            self.warnings[REPEATED] += 1
+        values[column] = MISSING if value is None else value
 
     def __len__(self) -> int:
         return len(self.rows)
 
     def take(self) -> pa.Table | None:
-        """The rows gathered so far as a table (None when there are none); starts afresh."""
+        """The rows gathered so far as a table (None when there are none); starts afresh.
+
+        Vectorised: device columns are taken from a table of the distinct devices, values go
+        through one 2-D float array (NaN -> NULL).
+        """
         if not self.rows:
             return None
         keys = list(self.rows)
-        rows = [self.rows[k] for k in keys]
-        devices = [self._device_list[d] for d, _ in keys]
+        ids = pa.array([d for d, _ in keys], pa.int32())
         columns: dict[str, pa.Array] = {
             "ts": pa.array([t for _, t in keys], pa.int64()).cast(pa.timestamp("us", tz="UTC"))
         }
-        for position, name in enumerate(DEVICE_COLUMNS):
-            kind = pa.int32() if name == "gpu_index" else pa.string()
-            columns[name] = pa.array([d[position] for d in devices], kind)
+        devices = self._device_table().take(ids)
+        for name in DEVICE_COLUMNS:
+            columns[name] = devices.column(name).combine_chunks()
+        grid = np.array(list(self.rows.values()), dtype=np.float64).reshape(len(keys), -1)
         for position, name in enumerate(VALUES):
-            columns[name] = pa.array([r[position] for r in rows], pa.float64())
+            columns[name] = pa.array(grid[:, position], pa.float64(), from_pandas=True)
         columns["source"] = pa.array([self.source] * len(keys), pa.string())
-        columns["x_SourceRecord"] = pa.array([self._records[k] for k in keys], pa.int64())
+        columns["x_SourceRecord"] = pa.array([self.records[k] for k in keys], pa.int64())
         self.rows = {}
-        self._records = {}
+        self.records = {}
         return pa.table(columns, schema=SCHEMA)
+
+    def _device_table(self) -> pa.Table:
+        by_column = list(zip(*self._device_list, strict=True))
+        return pa.table(
+            {
+                name: pa.array(values, pa.int32() if name == "gpu_index" else pa.string())
+                for name, values in zip(DEVICE_COLUMNS, by_column, strict=True)
+            }
+        )
 
 
 def sample_rejection(
