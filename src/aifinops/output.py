@@ -75,6 +75,7 @@ def _cell(value: Any) -> str:
 
 def rich_table(table: pa.Table, title: str | None = None) -> Any:
     from rich.table import Table
+    from rich.text import Text
 
     out = Table(title=title, title_justify="left", show_lines=False)
     for name, field in zip(table.column_names, table.schema, strict=True):
@@ -85,7 +86,8 @@ def rich_table(table: pa.Table, title: str | None = None) -> Any:
         )
         out.add_column(name, justify="right" if numeric else "left")
     for row in table.to_pylist():
-        out.add_row(*[_cell(v) for v in row.values()])
+        # Cells are data, not Rich markup: "[onprem]" or "[N/A]" must print as they are.
+        out.add_row(*[Text(_cell(v)) for v in row.values()])
     return out
 
 
