@@ -106,9 +106,10 @@ def print_summary(summary: IngestSummary) -> None:
     )
     console.print(table)
     if summary.rows_replaced:
+        keys = ", ".join(summary.replace_keys)
         console.print(
-            f"replaced {summary.rows_replaced:,} older rows for the same billing "
-            f"accounts and periods (files {sorted(summary.replaced_files)})"
+            f"replaced {summary.rows_replaced:,} older rows with the same {keys} "
+            f"(files {sorted(summary.replaced_files)})"
         )
     for message, count in sorted(summary.warnings.items()):
         console.print(

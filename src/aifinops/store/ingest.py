@@ -65,6 +65,8 @@ class IngestSummary:
     rows_replaced: int = 0
     replaced_files: dict[int, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: the columns whose values decided what was replaced (the source's replace keys)
+    replace_keys: tuple[str, ...] = ()
 
     @property
     def rows_read(self) -> int:
@@ -211,7 +213,7 @@ class Ingestor:
             results.append(result)
         if wanted:
             self._load_files(spec, wanted, load_id, options)
-        summary = IngestSummary(load_id, results)
+        summary = IngestSummary(load_id, results, replace_keys=spec.replace_keys)
         ids = [r.file_id for r in results if r.file_id is not None]
         if ids and spec.replace_keys:
             summary.replaced_files = self._replace(spec, ids, load_id)
