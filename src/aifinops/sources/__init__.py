@@ -8,6 +8,7 @@ from aifinops.sources import focus as _focus  # noqa: F401  (registers "focus")
 from aifinops.sources import jobs as _jobs  # noqa: F401  (registers "jobs")
 from aifinops.sources import metrics as _metrics  # noqa: F401  (registers "metrics")
 from aifinops.sources import onprem as _onprem  # noqa: F401  (registers "onprem")
+from aifinops.sources import prometheus as _prometheus  # noqa: F401  (registers "prometheus")
 from aifinops.sources import storage as _storage  # noqa: F401  (registers "storage")
 from aifinops.sources.base import SourceSpec, registered
 
