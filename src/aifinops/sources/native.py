@@ -66,7 +66,7 @@ class NativeCostReader(TabularReader):
             self._con.execute("SET threads = 1")
         self._con.register("block", block)
         try:
-            return self._con.execute(query).fetch_arrow_table()
+            return self._con.execute(query).to_arrow_table()
         finally:
             self._con.unregister("block")
 
