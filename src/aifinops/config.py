@@ -8,6 +8,7 @@ at the edge (CLI, API) and passed in; nothing else reads the environment.
 from __future__ import annotations
 
 import tomllib
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,40 @@ class ReportSection(_Section):
     )
 
 
+class ModelPrices(_Section):
+    """Per-million-token prices of one model (``[prices.models."provider/model"]``)."""
+
+    input: Decimal = Field(ge=0, description="Price per million uncached input tokens.")
+    output: Decimal = Field(ge=0, description="Price per million output tokens.")
+    cache_read: Decimal | None = Field(
+        None, ge=0, description="Price per million cached input tokens (default: input)."
+    )
+    cache_write: Decimal | None = Field(
+        None, ge=0, description="Price per million cache-write tokens (default: input)."
+    )
+    cache_write_1h: Decimal | None = Field(
+        None, ge=0, description="Price per million 1-hour cache-write tokens (default: cache_write)"
+    )
+    reasoning: Decimal | None = Field(
+        None, ge=0, description="Price per million reasoning tokens (default: output)."
+    )
+    currency: str = Field("USD", description="Currency of these prices.")
+
+
+class PricesSection(_Section):
+    discounts: dict[str, Decimal] = Field(
+        {},
+        description="LLM prices: negotiated discounts in percent off the genai-prices catalog, by "
+        '"provider" or "provider/model" (wildcards allowed), e.g. { openai = 10 }.',
+    )
+    models: dict[str, ModelPrices] = Field(
+        {},
+        description="LLM prices per million tokens that take precedence over the catalog "
+        '(self-hosted models, negotiated price lists), by "provider/model" (wildcards allowed); '
+        "see docs/sources/llm.md.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a workspace."""
 
@@ -68,6 +103,7 @@ class Settings(BaseSettings):
     ingest: IngestSection = Field(default_factory=IngestSection)
     report: ReportSection = Field(default_factory=ReportSection)
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
+    prices: PricesSection = Field(default_factory=PricesSection)
 
     @classmethod
     def settings_customise_sources(
@@ -154,6 +190,8 @@ EXAMPLES = {
 
 
 def _toml_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

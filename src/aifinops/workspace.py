@@ -157,6 +157,8 @@ class Workspace:
             paths = [self.path / p for p in (spec.default_paths if spec else ())]
         if focus_version:
             options["focus_version"] = focus_version
+        if "prices" in _source_options(source):
+            options.setdefault("prices", self.settings.prices)  # LLM sources price with [prices]
         strict = self.settings.ingest.strict if strict is None else strict
         # Staged Parquet goes beside the database: same disk, cleaned up after each file.
         ingestor = Ingestor(self.connection, progress, stage_dir=self.database_path.parent)
@@ -293,3 +295,10 @@ class Workspace:
         if metric is None:
             return self.settings.report.metric
         return metric if isinstance(metric, CostMetric) else CostMetric.parse(metric)
+
+
+def _source_options(source: str) -> dict[str, str]:
+    import aifinops.sources
+
+    spec = aifinops.sources.registered().get(source)
+    return spec.options if spec is not None else {}

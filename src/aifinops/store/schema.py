@@ -151,29 +151,39 @@ CREATE TABLE gpu_samples (
 )"""
 
 #: One LLM request, or one usage bucket of an export, with its tokens by kind and its price.
+#: Token kinds are disjoint except ``reasoning_tokens``, which is part of ``output_tokens``.
+#: ``record_type`` is ``usage`` (tokens, priced: ``cost``, ``list_cost``) or ``cost`` (the
+#: vendor's own cost report: ``vendor_cost`` only). See docs/sources/llm.md.
 _LLM_USAGE = f"""
 CREATE TABLE llm_usage (
   start_time TIMESTAMPTZ NOT NULL,
   end_time TIMESTAMPTZ,
+  record_type VARCHAR NOT NULL,
   provider VARCHAR NOT NULL,
-  model VARCHAR NOT NULL,
+  model VARCHAR,
   request_id VARCHAR,
   requests BIGINT,
-  input_tokens BIGINT,
-  cached_input_tokens BIGINT,
-  cache_write_tokens BIGINT,
+  uncached_input_tokens BIGINT,
+  cache_read_tokens BIGINT,
+  cache_write_5m_tokens BIGINT,
+  cache_write_1h_tokens BIGINT,
   output_tokens BIGINT,
   reasoning_tokens BIGINT,
   organization_id VARCHAR,
   project_id VARCHAR,
+  workspace_id VARCHAR,
   api_key_id VARCHAR,
   user_id VARCHAR,
   service_tier VARCHAR,
   batch BOOLEAN,
   cost {MONEY},
+  list_cost {MONEY},
   currency VARCHAR,
   price_source VARCHAR,
   vendor_cost {MONEY},
+  vendor_list_cost {MONEY},
+  vendor_currency VARCHAR,
+  line_item VARCHAR,
   labels VARCHAR,
   labels_map MAP(VARCHAR, VARCHAR),
   source VARCHAR NOT NULL,{_FILE_COLUMNS}
