@@ -410,7 +410,7 @@ def json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     with path.open("r", encoding="utf-8") as fh:
         for number, line in enumerate(fh, start=1):
             if line.strip():
-                yield number, parse_json(line, path, number - 1)
+                yield number, parse_json(line.rstrip(), path, number - 1)
 
 
 def is_json_lines(path: Path) -> bool:
