@@ -386,32 +386,38 @@ def merge_samples(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
     """
     ids = ", ".join(str(int(i)) for i in file_ids)
     keys = ", ".join(SAMPLE_KEY)
+    found = con.execute(
+        f"SELECT min(ts), max(ts) FROM gpu_samples WHERE x_IngestFileId IN ({ids})"
+    ).fetchone()
+    if found is None or found[0] is None:
+        return
+    # Every statement is limited to the load's time span: DuckDB skips the row groups outside
+    # it (min/max per row group), so the merge costs the span, not the table.
+    span = f"t.ts BETWEEN '{found[0].isoformat()}'::TIMESTAMPTZ AND '{found[1].isoformat()}'"
+    span += "::TIMESTAMPTZ"
     match = " AND ".join(f"t.{k} IS NOT DISTINCT FROM c.{k}" for k in SAMPLE_KEY)
     con.execute(
-        "CREATE OR REPLACE TEMP TABLE gpu_clash AS "
-        f"WITH span AS (SELECT min(ts) lo, max(ts) hi FROM gpu_samples "
-        f"WHERE x_IngestFileId IN ({ids})) "
-        f"SELECT {keys} FROM gpu_samples, span WHERE ts BETWEEN span.lo AND span.hi "
-        f"GROUP BY ALL HAVING count(*) > 1 AND bool_or(x_IngestFileId IN ({ids}))"
+        f"CREATE OR REPLACE TEMP TABLE gpu_clash AS SELECT {keys} FROM gpu_samples t "
+        f"WHERE {span} GROUP BY ALL HAVING count(*) > 1 AND bool_or(x_IngestFileId IN ({ids}))"
     )
     try:
         row = con.execute("SELECT count(*) FROM gpu_clash").fetchone()
         if row is None or row[0] == 0:
             return
-        _merge_clashes(con, ids, match)
+        _merge_clashes(con, ids, span, match)
     finally:
         con.execute("DROP TABLE IF EXISTS gpu_clash")
         con.execute("DROP TABLE IF EXISTS gpu_merged")
 
 
-def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, match: str) -> None:
+def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, span: str, match: str) -> None:
     order = "x_IngestFileId * 10000000000 + coalesce(x_SourceRecord, 0)"
     other = [c for c in BATCH_COLUMNS if c not in SAMPLE_KEY and c != "x_SourceRecord"]
     picks = [f"arg_max({c}, {order}) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in other]
     picks += [f"arg_max(x_SourceRecord, {order}) AS x_SourceRecord"]
     picks += ["max(x_IngestFileId) AS x_IngestFileId"]
     keys = ", ".join(f"t.{k} AS {k}" for k in SAMPLE_KEY)
-    clashing = f"FROM gpu_samples t SEMI JOIN gpu_clash c ON {match}"
+    clashing = f"FROM (SELECT * FROM gpu_samples t WHERE {span}) t SEMI JOIN gpu_clash c ON {match}"
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE gpu_merged AS SELECT {keys}, {', '.join(picks)} "
         f"{clashing} GROUP BY ALL"
@@ -419,7 +425,10 @@ def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, match: str) -> None
     before = dict(con.execute(f"SELECT x_IngestFileId, count(*) {clashing} GROUP BY 1").fetchall())
     per_file = "SELECT x_IngestFileId, count(*) FROM gpu_merged GROUP BY 1"
     kept = dict(con.execute(per_file).fetchall())
-    con.execute(f"DELETE FROM gpu_samples t WHERE EXISTS (SELECT 1 FROM gpu_clash c WHERE {match})")
+    con.execute(
+        f"DELETE FROM gpu_samples t WHERE {span} "
+        f"AND EXISTS (SELECT 1 FROM gpu_clash c WHERE {match})"
+    )
     con.execute(
         "INSERT INTO gpu_samples BY NAME SELECT *, "
         "TRY_CAST(json_transform(labels, '\"MAP(VARCHAR, VARCHAR)\"') AS MAP(VARCHAR, VARCHAR)) "
