@@ -6,6 +6,7 @@ Importing this package registers every source (see :func:`registered`).
 from aifinops.sources import azure as _azure  # noqa: F401  (registers "azure")
 from aifinops.sources import dcgm as _dcgm  # noqa: F401  (registers "dcgm")
 from aifinops.sources import focus as _focus  # noqa: F401  (registers "focus")
+from aifinops.sources import gcp as _gcp  # noqa: F401  (registers "gcp")
 from aifinops.sources import jobs as _jobs  # noqa: F401  (registers "jobs")
 from aifinops.sources import llm as _llm  # noqa: F401  (registers the LLM usage sources)
 from aifinops.sources import metrics as _metrics  # noqa: F401  (registers "metrics")

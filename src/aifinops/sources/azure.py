@@ -24,9 +24,10 @@ fact goes by, matched ignoring case.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -126,7 +127,7 @@ SERVICES: dict[str, tuple[str, str]] = {
     "azure database for postgresql": ("Databases", "Relational Databases"),
     "azure cosmos db": ("Databases", "NoSQL Databases"),
     "redis cache": ("Databases", "Caching"),
-    "azure synapse analytics": ("Analytics", "Data Warehouses"),
+    "azure synapse analytics": ("Databases", "Data Warehouses"),
     "azure databricks": ("Analytics", "Data Processing"),
     "azure data factory v2": ("Integration", "Workflow Orchestration"),
     "log analytics": ("Management and Governance", "Observability"),
@@ -426,12 +427,17 @@ def azure_unit(text: str) -> str:
 
 
 def unit_format(units: pa.Array | pa.ChunkedArray) -> pa.Array:
-    units = _one(units)
-    uniques = [u for u in pc.unique(units).to_pylist() if u is not None]
+    return map_unique(units, azure_unit)
+
+
+def map_unique(values: pa.Array | pa.ChunkedArray, fn: Callable[[str], str]) -> pa.Array:
+    """``fn`` applied to each distinct text value (few in a billing column), nulls kept."""
+    values = _one(values)
+    uniques = [u for u in pc.unique(values).to_pylist() if u is not None]
     if not uniques:
-        return units
-    fixed = pa.array([azure_unit(u) for u in uniques], pa.string())
-    return _one(pc.take(fixed, pc.index_in(units, value_set=pa.array(uniques, pa.string()))))
+        return values
+    mapped = pa.array([fn(u) for u in uniques], pa.string())
+    return _one(pc.take(mapped, pc.index_in(values, value_set=pa.array(uniques, pa.string()))))
 
 
 def _absent_type(canonical: str) -> pa.DataType:
@@ -443,8 +449,16 @@ def _absent_type(canonical: str) -> pa.DataType:
 # -- helpers the native converters share ------------------------------------------------------
 
 
+class Typed(Protocol):
+    """What :func:`typed_block` needs of a reader."""
+
+    money: tuple[str, ...]
+    times: tuple[str, ...]
+    warnings: Counter[str]
+
+
 def typed_block(
-    reader: NativeCostReader,
+    reader: Typed,
     raw: pa.RecordBatch,
     errors: Errors,
     *,
