@@ -244,10 +244,14 @@ class _Tiered:
     source: str
     discount: Decimal | None
     _by_tier: dict[int, Price] = field(default_factory=dict)
+    _starts: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._starts = sorted(_tier_starts(self.prices))
 
     def at(self, prompt_tokens: int) -> Price | None:
-        starts = sorted(_tier_starts(self.prices))
-        tier = sum(1 for start in starts if prompt_tokens > start)
+        starts = self._starts
+        tier = sum(1 for start in starts if prompt_tokens > start) if starts else 0
         if tier not in self._by_tier:
             probe = starts[tier - 1] + 1 if tier else 0
             rates = _catalog_rates(self.prices, probe)

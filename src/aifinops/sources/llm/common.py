@@ -183,7 +183,8 @@ class Rows:
                 self.reject(number, line, _join(where, "model"), reason, record.model, raw)
                 return
             cost = _cost(record.tokens, price, billed=True)
-            list_cost = _cost(record.tokens, price, billed=False)
+            same = price.billed is price.list
+            list_cost = cost if same else _cost(record.tokens, price, billed=False)
             if record.vendor_cost is not None:
                 self.vendor_totals[0] += cost
                 self.vendor_totals[1] += record.vendor_cost
