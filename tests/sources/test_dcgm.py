@@ -126,6 +126,7 @@ def test_both_host_labels_mig_and_pod_labels(tmp_path: Path) -> None:
 
 def test_metrics_of_one_device_and_time_pivot_into_one_row(tmp_path: Path) -> None:
     text = (
+        "# HELP DCGM_FI_DEV_GPU_UTIL GPU utilization (in %), not scraped_at anything.\n"
         f"# scraped_at {T0}\n"
         f"DCGM_FI_DEV_GPU_UTIL{{{LABELS}}} 97\n"
         f"DCGM_FI_DEV_FB_USED{{{LABELS}}} 70000\n"
@@ -144,7 +145,7 @@ def test_metrics_of_one_device_and_time_pivot_into_one_row(tmp_path: Path) -> No
     first = rows[0]
     assert (first["fb_used_mib"], first["energy_j"], first["tensor_active"]) == (70000.0, 5.0, 0.5)
     assert (first["sm_occupancy"], first["dram_active"], first["gpu_index"]) == (0.4, 0.3, 0)
-    assert first["x_SourceRecord"] == 2  # the line of the row's first sample
+    assert first["x_SourceRecord"] == 3  # the line of the row's first sample
 
 
 def test_per_sample_timestamps(tmp_path: Path) -> None:
@@ -232,6 +233,7 @@ def test_gzip_and_repeated_metric(tmp_path: Path) -> None:
     body = f"DCGM_FI_DEV_GPU_UTIL{{{LABELS}}} 1\nDCGM_FI_DEV_GPU_UTIL{{{LABELS}}} 2\n"
     path.write_bytes(gzip.compress(body.encode()))
     got = rows_of(path, scraped_at=T0)
+    assert DcgmReader(path).format == "prometheus-text.gz"
     assert [r["gpu_util_pct"] for r in got["rows"]] == [2.0]
     assert got["warnings"] == {
         "a metric repeated for the same GPU and time (the later value kept)": 1

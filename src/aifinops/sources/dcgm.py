@@ -31,6 +31,7 @@ from pathlib import Path
 from aifinops.errors import IngestError
 from aifinops.sources import gpu_common as gpu
 from aifinops.sources.base import Batch, Rejection, SourceSpec, register
+from aifinops.sources.files import GZIP_MAGIC
 from aifinops.sources.tabular import MAX_REJECTIONS
 
 #: Rows held before a batch is handed on (memory stays bounded on any file size).
@@ -111,7 +112,9 @@ class DcgmReader:
 
     @property
     def format(self) -> str:
-        return "prometheus-text"
+        with self.path.open("rb") as head:
+            gzipped = head.read(2) == GZIP_MAGIC
+        return "prometheus-text.gz" if gzipped else "prometheus-text"
 
     def close(self) -> None:
         """Nothing is held open between calls to :meth:`batches`."""
@@ -232,7 +235,7 @@ class _Parse:
             labels = line[brace + 1 : close]
             parts = line[close + 1 :].split() if close > brace else []
         elif not line or line[0] == "#" or line.isspace():
-            if "scraped_at" in line:
+            if line.lstrip("# \t").startswith("scraped_at"):
                 self._scrape_comment(line)
             return
         else:
