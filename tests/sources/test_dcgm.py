@@ -12,6 +12,7 @@ import pytest
 
 from aifinops import Workspace
 from aifinops.errors import IngestError
+from aifinops.sources import dcgm, gpu_common
 from aifinops.sources.base import SourceReader
 from aifinops.sources.dcgm import DcgmReader
 
@@ -292,3 +293,31 @@ def test_files_with_other_metrics_of_the_same_samples_fill_the_row(
         "SELECT gpu_util_pct, power_w, labels_map['device'] FROM gpu_samples"
     ).fetchall()
     assert rows == [(50.0, 400.0, "nvidia0")]
+
+
+def test_large_files_stream_in_bounded_batches(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows are handed on every FLUSH_ROWS; a row cut by a flush (the same GPU and time in two
+    batches) is merged back into one by the load."""
+    monkeypatch.setattr(dcgm, "FLUSH_ROWS", 2)
+    monkeypatch.setattr(gpu_common, "lines", lambda stream, size: _one_line_chunks(stream))
+    text = (
+        f"DCGM_FI_DEV_GPU_UTIL{{{LABELS}}} 10 1763856000000\n"
+        f"DCGM_FI_DEV_GPU_UTIL{{{LABELS}}} 20 1763856015000\n"
+        f"DCGM_FI_DEV_POWER_USAGE{{{LABELS}}} 300 1763856000000\n"
+        f"DCGM_FI_DEV_POWER_USAGE{{{LABELS}}} 310 1763856015000\n"
+    )
+    path = scrape(tmp_path, text)
+    tables = [b.table for b in DcgmReader(path).batches() if b.table is not None]
+    assert [t.num_rows for t in tables] == [2, 2]  # two batches, the second repeats both rows
+    workspace.ingest([path], source="dcgm")
+    rows = workspace.connection.execute(
+        "SELECT gpu_util_pct, power_w FROM gpu_samples ORDER BY ts"
+    ).fetchall()
+    assert rows == [(10.0, 300.0), (20.0, 310.0)]
+
+
+def _one_line_chunks(stream: Any) -> Any:
+    for line in stream.read().decode().splitlines():
+        yield [line], 0.5
