@@ -314,3 +314,14 @@ def test_a_file_that_is_not_an_export_is_refused(workspace: Workspace) -> None:
         workspace.ingest([DATA / "litellm_spend_logs.csv"], source="openai-usage")
     with pytest.raises(IngestError, match="no 'data' list of buckets"):
         workspace.ingest([DATA / "otel_genai_spans.jsonl"], source="anthropic-usage")
+
+
+def test_a_cost_report_that_differs_from_the_priced_usage_is_noted(workspace: Workspace) -> None:
+    usage = workspace.ingest([DATA / "anthropic_usage_report.json"], source="anthropic-usage")
+    assert not any("vendor" in n for n in usage.files[0].notes)
+    report = workspace.ingest([DATA / "anthropic_cost_report.json"], source="anthropic-usage")
+    assert report.files[0].notes == [
+        "the vendor's cost report differs from the priced usage by more than 1% in 1 provider x "
+        "day x model x project group(s) (2026-03-12 to 2026-03-12): priced 39, vendor 49.5; "
+        "see aifinops.analysis.llm.vendor_cost_difference"
+    ]

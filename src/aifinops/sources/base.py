@@ -59,8 +59,8 @@ ReaderFactory = Callable[..., SourceReader]
 
 #: Runs inside the load's transaction once the rows of the load are in: (connection, the
 #: ``ingest_log`` file ids of this load). Used to derive rows of other tables (priced LLM usage
-#: -> ``costs``).
-AfterLoad = Callable[["duckdb.DuckDBPyConnection", list[int]], None]
+#: -> ``costs``). It may return notes for the ingest summary.
+AfterLoad = Callable[["duckdb.DuckDBPyConnection", list[int]], list[str] | None]
 
 
 @dataclass(frozen=True)

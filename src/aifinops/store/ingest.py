@@ -219,7 +219,9 @@ class Ingestor:
             summary.replaced_files = self._replace(spec, ids, load_id)
             summary.rows_replaced = sum(summary.replaced_files.values())
         if ids and spec.after_load is not None:
-            spec.after_load(self.con, ids)
+            notes = spec.after_load(self.con, ids)
+            if notes:  # what the step found across the load's files goes on its last file
+                next(r for r in reversed(results) if r.file_id is not None).notes.extend(notes)
         return summary
 
     def _skip_reason(self, digest: str, seen: dict[str, Path], force: bool) -> str:

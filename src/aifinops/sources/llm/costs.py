@@ -105,8 +105,9 @@ FROM grouped g JOIN llm_provider_names n ON n.provider = g.provider
 """
 
 
-def derive_costs(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
-    """The ``after_load`` of every LLM source: (re)derive FOCUS rows; see the module docstring."""
+def derive_costs(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[str]:
+    """The ``after_load`` of every LLM source: (re)derive FOCUS rows (see the module docstring);
+    notes where a vendor's cost report differs from the priced usage of the same days."""
     from aifinops.store import schema
 
     affected = _affected_files(con, file_ids)
@@ -131,6 +132,44 @@ def derive_costs(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
         )
     finally:
         con.execute("DROP TABLE llm_provider_names")
+    return _vendor_notes(con, file_ids)
+
+
+#: relative difference between priced and vendor cost that the ingest summary notes
+TOLERANCE = 0.01
+
+_COMPARE = """
+WITH days AS (
+  SELECT DISTINCT provider, CAST(start_time AS DATE) AS day FROM llm_usage
+  WHERE x_IngestFileId IN ({ids}) AND source IN ('openai-usage', 'anthropic-usage')
+), groups AS (
+  SELECT u.provider, CAST(u.start_time AS DATE) AS day,
+    regexp_replace(u.model, '^[^/]+/', '') AS model,
+    coalesce(u.project_id, u.workspace_id) AS sub_account,
+    sum(u.cost) AS cost, sum(u.vendor_cost) AS vendor
+  FROM llm_usage u JOIN days d ON d.provider = u.provider AND d.day = CAST(u.start_time AS DATE)
+  WHERE u.source IN ('openai-usage', 'anthropic-usage')
+  GROUP BY ALL
+)
+SELECT count(*), sum(cost), sum(vendor), min(day), max(day) FROM groups
+WHERE cost IS NOT NULL AND vendor IS NOT NULL AND abs(cost - vendor) > abs(vendor) * {tolerance}
+"""
+
+
+def _vendor_notes(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[str]:
+    """API exports: usage and cost reports arrive as separate files (LiteLLM's readers note
+    their own, row by row)."""
+    ids = ", ".join(str(i) for i in file_ids)
+    row = con.execute(_COMPARE.format(ids=ids, tolerance=TOLERANCE)).fetchone()
+    if row is None or not row[0]:
+        return []
+    count, ours, vendor, first, last = row
+    return [
+        f"the vendor's cost report differs from the priced usage by more than "
+        f"{TOLERANCE:.0%} in {count} provider x day x model x project group(s) "
+        f"({first} to {last}): priced {ours.normalize():f}, vendor {vendor.normalize():f}; "
+        "see aifinops.analysis.llm.vendor_cost_difference"
+    ]
 
 
 def _affected_files(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[int]:
