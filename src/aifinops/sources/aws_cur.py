@@ -1,0 +1,476 @@
+"""AWS Cost and Usage Reports -> FOCUS rows of ``costs`` (``aifinops ingest aws-cur``).
+
+Reads the three shapes AWS delivers:
+
+* the legacy CUR as CSV / CSV.gz (headers ``lineItem/UnblendedCost``, ``resourceTags/user:team``);
+* the legacy CUR as Parquet (the same columns in snake case: ``line_item_unblended_cost``,
+  ``resource_tags_user_team``);
+* CUR 2.0 / Data Exports, CSV or Parquet (snake case, with ``product`` and ``resource_tags`` as
+  maps - JSON text in CSV).
+
+Only the columns the conversion needs are read (Arrow skips the rest while parsing). Each block is
+typed (exact decimals, UTC times, checked per value), then one DuckDB query
+(:func:`aifinops.sources.aws_cur_sql.focus_sql`) maps it to FOCUS; the service category comes
+from ``data/aws_services.csv``. Money semantics are in the ``aws_cur_sql`` docstring and in
+docs/sources/aws-cur.md.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from aifinops.errors import IngestError
+from aifinops.sources import aws_cur_sql as q
+from aifinops.sources import convert
+from aifinops.sources.base import Batch, SourceSpec, register
+from aifinops.sources.files import FileFormat
+from aifinops.sources.native import NativeCostReader, complete
+from aifinops.sources.tabular import (
+    BLOCK_BYTES,
+    NULL_TEXT,
+    PARQUET_BATCH_ROWS,
+    Errors,
+    add_errors,
+    read_failure,
+)
+
+#: (snake-case name, legacy CSV name) of the columns every CUR has
+REQUIRED = (
+    ("line_item_line_item_type", "lineItem/LineItemType"),
+    ("line_item_unblended_cost", "lineItem/UnblendedCost"),
+    ("line_item_usage_start_date", "lineItem/UsageStartDate"),
+    ("line_item_usage_end_date", "lineItem/UsageEndDate"),
+    ("line_item_usage_account_id", "lineItem/UsageAccountId"),
+    ("line_item_product_code", "lineItem/ProductCode"),
+    ("line_item_currency_code", "lineItem/CurrencyCode"),
+    ("bill_payer_account_id", "bill/PayerAccountId"),
+    ("bill_billing_period_start_date", "bill/BillingPeriodStartDate"),
+    ("bill_billing_period_end_date", "bill/BillingPeriodEndDate"),
+)
+_WANTED = set(q.MONEY) | set(q.TIMES) | set(q.TEXT) | set(q.MAPS)
+_TAG_PREFIXES = ("resourceTags/", "resource_tags_")
+_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
+
+
+def snake(name: str) -> str:
+    """A legacy CUR header in the snake case of CUR Parquet and CUR 2.0.
+
+    ``lineItem/UnblendedCost`` -> ``line_item_unblended_cost``,
+    ``reservation/ReservationARN`` -> ``reservation_reservation_a_r_n`` (AWS's own spelling).
+    """
+    text = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), name)
+    text = re.sub(r"[/:]+_?", "_", text)
+    return re.sub(r"_+", "_", text).strip("_")
+
+
+def tag_key(column: str) -> str:
+    """The tag a legacy tag column holds: ``user:`` dropped, ``aws:`` kept."""
+    if column.startswith("resourceTags/"):
+        key = column.removeprefix("resourceTags/")
+        return key.removeprefix("user:")
+    key = column.removeprefix("resource_tags_")
+    if key.startswith("user_"):
+        return key.removeprefix("user_")
+    if key.startswith("aws_"):
+        return "aws:" + key.removeprefix("aws_")
+    return key
+
+
+@cache
+def service_table() -> tuple[pa.Array, pa.Array, pa.Array]:
+    """AWS product code -> (ServiceCategory, ServiceSubcategory), from the shipped table."""
+    text = resources.files("aifinops.sources").joinpath("data/aws_services.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    return (
+        pa.array([r["product_code"] for r in rows]),
+        pa.array([r["ServiceCategory"] for r in rows]),
+        pa.array([r["ServiceSubcategory"] for r in rows]),
+    )
+
+
+class AwsCurReader(NativeCostReader):
+    """Reads one AWS CUR file (legacy or 2.0; CSV, CSV.gz or Parquet)."""
+
+    describes = "an AWS Cost and Usage Report (legacy CUR or CUR 2.0 / Data Exports)"
+    money = q.MONEY
+    times = q.TIMES
+
+    def __init__(self, path: Path, *, careful: bool = False) -> None:
+        super().__init__(path, careful=careful)
+        self.columns = (*self.columns, *q.X_COLUMNS)
+        self._sql: str | None = None
+        self._unknown_codes: set[str] = set()
+        flavour = "CUR 2.0 / Data Exports" if "resource_tags" in self._canon.values() else None
+        legacy = any("/" in name for name in self.header)
+        self.notes.append(
+            f"read as {flavour or ('legacy CUR (CSV headers)' if legacy else 'legacy CUR')}"
+        )
+
+    # -- header ------------------------------------------------------------------------------
+
+    def _read_header(self) -> list[str]:
+        header = super()._read_header()
+        canon = {name: snake(name) for name in header}
+        self._tags = {n: tag_key(n) for n in header if n.startswith(_TAG_PREFIXES)}
+        self._canon = {n: c for n, c in canon.items() if c in _WANTED or n in self._tags}
+        have = set(canon.values())
+        legacy = any(n.startswith("lineItem/") for n in header)
+        self.required = tuple(
+            (next(n for n, c in canon.items() if c == name) if name in have else old)
+            if legacy
+            else name
+            for name, old in REQUIRED
+        )
+        return header
+
+    # -- reading only the needed columns -----------------------------------------------------
+
+    def _raw_batches(self) -> Iterator[tuple[pa.RecordBatch, float]]:
+        wanted = list(self._canon)
+        if self.format is FileFormat.PARQUET:
+            schema = pq.read_schema(self.path)
+            text = [n for n in wanted if pa.types.is_string(schema.field(n).type)]
+            # Dictionary pages are read as they are (CUR columns repeat a few values a lot).
+            pf = pq.ParquetFile(self.path, read_dictionary=text)
+            total = max(pf.metadata.num_rows, 1)
+            done = 0
+            for batch in pf.iter_batches(batch_size=PARQUET_BATCH_ROWS, columns=wanted):
+                done += batch.num_rows
+                yield batch, done / total
+            return
+        yield from self._csv_columns(wanted)
+
+    def _csv_columns(self, wanted: list[str]) -> Iterator[tuple[pa.RecordBatch, float]]:
+        try:
+            reader = pacsv.open_csv(
+                self._open_bytes(),
+                read_options=pacsv.ReadOptions(
+                    block_size=BLOCK_BYTES, column_names=self.header, skip_rows=1
+                ),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=self.careful, invalid_row_handler=self._on_malformed
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(wanted, _DICTIONARY),
+                    include_columns=wanted,
+                    null_values=NULL_TEXT,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
+            for batch in reader:
+                assert self._raw is not None
+                yield batch, min(self._raw.tell() / self._size, 1.0)
+        except (pa.ArrowInvalid, EOFError, OSError, UnicodeDecodeError) as exc:
+            what, hint = read_failure(exc, self.describes)
+            raise IngestError(what, where=str(self.path), hint=hint) from None
+
+    # -- converting --------------------------------------------------------------------------
+
+    def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
+        errors: Errors = {}
+        typed: dict[str, Any] = {}
+        for name, arr in zip(raw.schema.names, raw.columns, strict=True):
+            canon = self._canon[name]
+            if canon in q.MONEY and name not in self._tags:
+                result = by_value(arr, convert.to_decimal)
+                if result.rounded:
+                    self.warnings[f"{name}: values rounded to 18 decimal places"] += result.rounded
+                add_errors(errors, name, result.errors, arr)
+                typed[canon] = result.values
+            elif canon in q.TIMES and name not in self._tags:
+                result = by_value(arr, convert.to_timestamp)
+                add_errors(errors, name, result.errors, arr)
+                typed[canon] = result.values
+            elif canon in q.MAPS and pa.types.is_map(arr.type):
+                typed[canon] = arr
+            else:
+                typed[name if name in self._tags else canon] = text(arr)
+        block = pa.table(typed)
+        self._check(block, errors)
+        computed = self.sql(self._query(block), block)
+        self._record_problems(computed.column("problem"), errors)
+        arrays = {n: _array(computed.column(n)) for n in computed.column_names if n != "problem"}
+        arrays.update(focus_columns(block, arrays.pop("x_MapProductName", None)))
+        arrays.update(self._services(block.column("line_item_product_code")))
+        return self._split(raw, complete(arrays, raw.num_rows), errors, first_record, progress)
+
+    def _query(self, block: pa.Table) -> str:
+        if self._sql is None:
+            present = set(block.column_names)
+            maps = {
+                n for n in q.MAPS if n in present and pa.types.is_map(block.schema.field(n).type)
+            }
+            tags = q.tags_sql(present, maps, self._tags)
+            self._sql = q.focus_sql(present, maps, tags)
+        return self._sql
+
+    def _native(self, canon: str) -> str:
+        """The file's own name of a column (for messages)."""
+        return next((n for n, c in self._canon.items() if c == canon), canon)
+
+    def _check(self, block: pa.Table, errors: Errors) -> None:
+        """Empty required values and line item types this converter does not know."""
+        for name, _ in REQUIRED:
+            column = block.column(name)
+            if column.null_count:
+                native = self._native(name)
+                for i in pc.indices_nonzero(pc.is_null(column)).to_pylist():
+                    if not any(c == native for c, _, _ in errors.get(i, [])):
+                        errors.setdefault(i, []).append((native, "empty", None))
+        kinds = block.column("line_item_line_item_type")
+        known = pa.array(list(q.LINE_ITEM_TYPES))
+        unknown = pc.invert(pc.fill_null(pc.is_in(kinds, value_set=known), True))
+        for i in pc.indices_nonzero(unknown).to_pylist():
+            value = kinds[i].as_py()
+            reason = (
+                f"unknown line item type {value!r} (known: {', '.join(q.LINE_ITEM_TYPES)}); "
+                "it is not priced - report it so the converter learns it"
+            )
+            errors.setdefault(i, []).append(
+                (self._native("line_item_line_item_type"), reason, value)
+            )
+
+    def _record_problems(self, problems: Any, errors: Errors) -> None:
+        if problems.null_count == len(problems):
+            return
+        for i in pc.indices_nonzero(pc.is_valid(problems)).to_pylist():
+            column, _, reason = str(problems[i].as_py()).partition("|")
+            errors.setdefault(i, []).append((self._native(column), reason, None))
+
+    def _services(self, codes: Any) -> dict[str, pa.Array]:
+        known, categories, subcategories = service_table()
+        index = pc.index_in(codes, value_set=known)
+        category = pc.fill_null(pc.take(categories, index), "Other")
+        subcategory = pc.fill_null(pc.take(subcategories, index), "Other (Other)")
+        missing = pc.and_(pc.is_null(index), pc.is_valid(codes))
+        count = pc.sum(missing).as_py() or 0
+        if count:
+            self.warnings[
+                "ServiceCategory: product codes not in the AWS service table are Other"
+            ] += count
+            new = set(pc.unique(pc.filter(codes, missing)).to_pylist()) - self._unknown_codes
+            if new:
+                self._unknown_codes |= new
+                self.notes.append(f"product codes mapped to Other: {', '.join(sorted(new))}")
+        return {"ServiceCategory": category, "ServiceSubcategory": subcategory}
+
+
+def by_value(arr: Any, conversion: Callable[[Any], convert.Converted]) -> convert.Converted:
+    """Convert each distinct value once (a CUR repeats few values a lot), then spread them.
+
+    Errors and rounding counts are reported per row, as a direct conversion would.
+    """
+    if pa.types.is_timestamp(arr.type) or pa.types.is_decimal(arr.type):
+        return conversion(arr)
+    encoded = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
+    result = conversion(encoded.dictionary)
+    if result.rounded:
+        return conversion(encoded.dictionary_decode())
+    values = pc.take(result.values, encoded.indices)
+    if not result.errors:
+        return convert.Converted(values)
+    bad = pa.array(list(result.errors), pa.int32())
+    indices = encoded.indices
+    rows = pc.indices_nonzero(pc.fill_null(pc.is_in(indices, value_set=bad), False))
+    errors = {i: result.errors[indices[i].as_py()] for i in rows.to_pylist()}
+    return convert.Converted(values, errors)
+
+
+def text(arr: Any) -> Any:
+    """Text with empty values as NULL (AWS writes '' for "not applicable" in Parquet)."""
+    if pa.types.is_dictionary(arr.type):
+        words = arr.dictionary
+        if not pa.types.is_string(words.type):
+            words = pc.cast(words, pa.string())
+        return pc.take(_blank_to_null(words), arr.indices)
+    return _blank_to_null(convert._as_text(arr))
+
+
+def _array(column: Any) -> Any:
+    """A one-chunk column as its array (``combine_chunks`` would copy it)."""
+    if isinstance(column, pa.ChunkedArray) and column.num_chunks == 1:
+        return column.chunk(0)
+    return column
+
+
+def _by_type(kinds: Any, values: dict[str, str | None]) -> Any:
+    """Look each line item type up in ``values`` (unknown or missing -> NULL)."""
+    keys = pa.array(list(values))
+    return pc.take(pa.array(list(values.values()), pa.string()), pc.index_in(kinds, value_set=keys))
+
+
+def _in(kinds: Any, values: tuple[str, ...]) -> Any:
+    return pc.fill_null(pc.is_in(kinds, value_set=pa.array(values)), False)
+
+
+def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, Any]:
+    """The FOCUS columns that are lookups, copies or choices between native columns."""
+    n = block.num_rows
+
+    def col(name: str) -> Any:
+        if name in block.column_names:
+            return _array(block.column(name))
+        kind = convert.DECIMAL if name in q.MONEY else pa.string()
+        return pa.nulls(n, convert.TIMESTAMP if name in q.TIMES else kind)
+
+    def constant(value: str) -> Any:
+        return pa.repeat(pa.scalar(value), n)
+
+    t = col("line_item_line_item_type")
+    types = q.LINE_ITEM_TYPES
+    category = _by_type(t, {k: v.category for k, v in types.items()})
+    usage_or_purchase = _in(category, ("Usage", "Purchase"))
+    consuming = _in(t, q.CONSUMING)
+    ri, sp = col("reservation_reservation_a_r_n"), col("savings_plan_savings_plan_a_r_n")
+    commitment = pc.coalesce(ri, sp)
+    none = pa.nulls(n, pa.string())
+    spot = pc.fill_null(pc.equal(col("pricing_term"), "Spot"), False)
+    pricing = pc.if_else(usage_or_purchase, constant("Standard"), none)
+    pricing = pc.if_else(pc.and_(pc.equal(t, "Usage"), spot), constant("Dynamic"), pricing)
+    pricing = pc.if_else(_in(t, q.COMMITTED), constant("Committed"), pricing)
+    correction = pc.or_(
+        _in(t, tuple(k for k, v in types.items() if v.correction)),
+        pc.fill_null(pc.equal(col("bill_bill_type"), "Refund"), False),
+    )
+    early = pc.less(col("line_item_usage_start_date"), col("bill_billing_period_start_date"))
+    correction = pc.or_(correction, pc.fill_null(early, False))
+    service = pc.coalesce(
+        col("product_product_name"),
+        map_product_name if map_product_name is not None else none,
+        col("product_servicename"),
+        col("line_item_product_code"),
+    )
+    legal = col("line_item_legal_entity")
+    marketplace = pc.fill_null(pc.equal(col("bill_billing_entity"), "AWS Marketplace"), False)
+    quantity, unit = col("line_item_usage_amount"), focus_unit(col("pricing_unit"))
+    region = col("product_region_code")
+    account, sub_account = col("bill_payer_account_id"), col("line_item_usage_account_id")
+    no_quantity = pa.nulls(n, quantity.type)
+    return {
+        "BillingCurrency": col("line_item_currency_code"),
+        "BillingAccountId": account,
+        "BillingAccountName": pc.coalesce(col("bill_payer_account_name"), account),
+        "BillingAccountType": constant("Billing Account"),
+        "SubAccountId": sub_account,
+        "SubAccountName": pc.coalesce(col("line_item_usage_account_name"), sub_account),
+        "SubAccountType": constant("AWS Account"),
+        "BillingPeriodStart": col("bill_billing_period_start_date"),
+        "BillingPeriodEnd": col("bill_billing_period_end_date"),
+        "ChargePeriodStart": col("line_item_usage_start_date"),
+        "ChargePeriodEnd": col("line_item_usage_end_date"),
+        "ChargeCategory": category,
+        "ChargeClass": pc.if_else(correction, constant("Correction"), none),
+        "ChargeFrequency": _by_type(t, {k: v.frequency for k, v in types.items()}),
+        "ChargeDescription": col("line_item_line_item_description"),
+        "PricingCategory": pricing,
+        "PricingQuantity": pc.if_else(usage_or_purchase, quantity, no_quantity),
+        "PricingUnit": pc.if_else(
+            usage_or_purchase,
+            pc.if_else(pc.is_valid(quantity), pc.coalesce(unit, constant("Units")), unit),
+            none,
+        ),
+        "ConsumedQuantity": pc.if_else(consuming, quantity, no_quantity),
+        "ConsumedUnit": pc.if_else(consuming, unit, none),
+        "ListUnitPrice": col("pricing_public_on_demand_rate"),
+        "CommitmentDiscountId": commitment,
+        "CommitmentDiscountType": pc.if_else(
+            pc.is_valid(ri),
+            constant("Reserved Instance"),
+            pc.if_else(pc.is_valid(sp), constant("Savings Plan"), none),
+        ),
+        "CommitmentDiscountCategory": pc.if_else(
+            pc.is_valid(ri), constant("Usage"), pc.if_else(pc.is_valid(sp), constant("Spend"), none)
+        ),
+        "CommitmentDiscountStatus": pc.if_else(
+            pc.is_valid(commitment),
+            _by_type(t, {k: v.commitment for k, v in types.items()}),
+            none,
+        ),
+        "ProviderName": constant("AWS"),
+        "PublisherName": pc.if_else(
+            marketplace, pc.coalesce(legal, service), constant("Amazon Web Services")
+        ),
+        "InvoiceIssuerName": pc.coalesce(
+            col("bill_invoicing_entity"), legal, constant("Amazon Web Services")
+        ),
+        "InvoiceId": col("bill_invoice_id"),
+        "ServiceName": service,
+        "RegionId": region,
+        "RegionName": pc.if_else(
+            pc.is_valid(region), pc.coalesce(col("product_location"), region), none
+        ),
+        "AvailabilityZone": col("line_item_availability_zone"),
+        "ResourceId": col("line_item_resource_id"),
+        "SkuId": col("product_sku"),
+        "SkuMeter": pc.if_else(pc.is_valid(col("product_sku")), col("line_item_usage_type"), none),
+        "SkuPriceId": pc.coalesce(col("pricing_rate_code"), col("pricing_rate_id")),
+        "x_LineItemType": t,
+        "x_UsageType": col("line_item_usage_type"),
+        "x_Operation": col("line_item_operation"),
+        "x_ProductCode": col("line_item_product_code"),
+        "x_ProductFamily": col("product_product_family"),
+        "x_PricingTerm": col("pricing_term"),
+        "x_PricingUnit": col("pricing_unit"),
+        "x_BillType": col("bill_bill_type"),
+        "x_BillingEntity": col("bill_billing_entity"),
+        "x_LegalEntity": legal,
+    }
+
+
+#: AWS pricing units -> the FOCUS Unit Format (Hrs -> Hours, GB-Mo -> GB-Months ...)
+UNIT_FIXES = (
+    (r"^Lambda-GB-Seconds?$", "GB-Seconds"),
+    (r"^Hrs$", "Hours"),
+    (r"-Hrs$", "-Hours"),
+    (r"-Mo$", "-Months"),
+    (r"-Month$", "-Months"),
+    (r"-Second$", "-Seconds"),
+)
+
+
+def focus_unit(units: Any) -> Any:
+    """AWS's unit names in the FOCUS Unit Format; the original stays in ``x_PricingUnit``."""
+    encoded = pc.dictionary_encode(units)
+    words = encoded.dictionary
+    for pattern, replacement in UNIT_FIXES:
+        words = pc.replace_substring_regex(words, pattern, replacement)
+    return pc.take(words, encoded.indices)
+
+
+def _blank_to_null(values: Any) -> Any:
+    blank = pc.equal(values, "")
+    if not pc.any(blank).as_py():
+        return values
+    return pc.if_else(blank, pa.nulls(len(values), values.type), values)
+
+
+def open_aws_cur(path: Path, **options: Any) -> AwsCurReader:
+    return AwsCurReader(path, **options)
+
+
+SPEC = register(
+    SourceSpec(
+        name="aws-cur",
+        description="AWS Cost and Usage Reports: legacy CUR (CSV, Parquet) and CUR 2.0 / Data "
+        "Exports, converted to FOCUS",
+        formats=("csv", "csv.gz", "parquet"),
+        table="costs",
+        open=open_aws_cur,
+        replace_keys=("BillingAccountId", "BillingPeriodStart"),
+        export_hint="AWS Billing > Data Exports (CUR 2.0) or legacy CUR (docs/sources/aws-cur.md)",
+    )
+)
+
+__all__ = ["AwsCurReader", "snake", "tag_key"]
