@@ -177,9 +177,7 @@ def _inventory_date(option: str | None, manifest: dict[str, Any] | None) -> dt.d
         try:
             return dt.date.fromisoformat(option)
         except ValueError:
-            raise IngestError(
-                f"-o date={option!r} is not a date", hint="use YYYY-MM-DD"
-            ) from None
+            raise IngestError(f"-o date={option!r} is not a date", hint="use YYYY-MM-DD") from None
     if manifest and manifest.get("creationTimestamp"):
         millis = int(str(manifest["creationTimestamp"]))
         return dt.datetime.fromtimestamp(millis / 1000, dt.UTC).date()
