@@ -124,7 +124,7 @@ def test_unknown_models_are_counted_and_the_hint_says_how_to_price_them(
     notes = " ".join(summary.files[0].notes)
     assert "1 row(s) of 1 unknown model(s) quarantined" in notes
     assert "hosted_vllm/llama-3.1-70b-instruct (1 rows)" in notes
-    assert '[prices.models."provider/model"]' in notes
+    assert '[prices.models."hosted_vllm/llama-3.1-70b-instruct"] with input and' in notes
     reason = workspace.connection.execute(
         "SELECT reason FROM quarantine WHERE column_name = 'model'"
     ).fetchone()

@@ -117,7 +117,8 @@ def print_summary(summary: IngestSummary) -> None:
         )
     notes = Counter(note for f in summary.files for note in f.notes)
     for note, files in sorted(notes.items()):
-        console.print(f"[dim]note: {note} ({files} file{'s' * (files > 1)})[/dim]", highlight=False)
+        plural = "s" * (files > 1)
+        console.print(f"[dim]note: {escape(note)} ({files} file{plural})[/dim]", highlight=False)
     for f in summary.files:
         for r in f.first_rejections:
             where = f"{f.path.name}:{r.line}" if r.line else f"{f.path.name} record {r.record}"

@@ -307,8 +307,9 @@ def unknown_note(unknown: Counter[str]) -> list[str]:
     listed = ", ".join(f"{key} ({n:,} rows)" for key, n in unknown.most_common())
     return [
         f"{sum(unknown.values()):,} row(s) of {len(unknown)} unknown model(s) quarantined, not "
-        f'priced: {listed}. To price them, add [prices.models."provider/model"] with input '
-        "and output prices per million tokens to aifinops.toml and ingest again with --force"
+        f"priced: {listed}. To price them, add a section per model to aifinops.toml, e.g. "
+        f'[prices.models."{unknown.most_common(1)[0][0]}"] with input and output prices per '
+        "million tokens, and ingest again with --force"
     ]
 
 
