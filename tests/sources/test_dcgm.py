@@ -270,7 +270,8 @@ def test_overlapping_exports_never_double_count(workspace: Workspace, tmp_path: 
     workspace.ingest([first], source="dcgm")
     # A later export of scrapes 5..14 (overlapping 5..9, with corrected values) ...
     second = scrape(tmp_path, _scrapes(5, 10, util=20), "b.prom")
-    workspace.ingest([second], source="dcgm")
+    summary = workspace.ingest([second], source="dcgm")
+    assert summary.files[0].notes[-1].startswith("10 row(s) merged into rows of the same GPU")
     assert con.execute("SELECT count(*) FROM gpu_samples").fetchone() == (2 * 15,)
     per_util = con.execute(
         "SELECT gpu_util_pct, count(*) FROM gpu_samples GROUP BY 1 ORDER BY 1"

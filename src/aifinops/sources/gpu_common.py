@@ -374,7 +374,7 @@ def _decode(data: bytes) -> str:
 # -- idempotency: samples of the same GPU and time merge --------------------------------------
 
 
-def merge_samples(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
+def merge_samples(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[str] | None:
     """After a load: rows of the same GPU and time (``SAMPLE_KEY``) become one row.
 
     Re-exported or overlapping files therefore never count a sample twice. The merged row takes,
@@ -390,7 +390,7 @@ def merge_samples(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
         f"SELECT min(ts), max(ts) FROM gpu_samples WHERE x_IngestFileId IN ({ids})"
     ).fetchone()
     if found is None or found[0] is None:
-        return
+        return None
     # Every statement is limited to the load's time span: DuckDB skips the row groups outside
     # it (min/max per row group), so the merge costs the span, not the table.
     span = f"t.ts BETWEEN '{found[0].isoformat()}'::TIMESTAMPTZ AND '{found[1].isoformat()}'"
@@ -403,14 +403,18 @@ def merge_samples(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
     try:
         row = con.execute("SELECT count(*) FROM gpu_clash").fetchone()
         if row is None or row[0] == 0:
-            return
-        _merge_clashes(con, ids, span, match)
+            return None
+        lost = _merge_clashes(con, ids, span, match)
+        return [
+            f"{lost:,} row(s) merged into rows of the same GPU and time (overlapping or "
+            "re-exported samples; see docs/sources/gpu-telemetry.md)"
+        ]
     finally:
         con.execute("DROP TABLE IF EXISTS gpu_clash")
         con.execute("DROP TABLE IF EXISTS gpu_merged")
 
 
-def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, span: str, match: str) -> None:
+def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, span: str, match: str) -> int:
     order = "x_IngestFileId * 10000000000 + coalesce(x_SourceRecord, 0)"
     other = [c for c in BATCH_COLUMNS if c not in SAMPLE_KEY and c != "x_SourceRecord"]
     picks = [f"arg_max({c}, o) FILTER (WHERE {c} IS NOT NULL) AS {c}" for c in other]
@@ -435,8 +439,10 @@ def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, span: str, match: s
     found = con.execute(f"SELECT max(load_id) FROM ingest_log WHERE file_id IN ({ids})").fetchone()
     load_id = None if found is None else found[0]
     this_load = {int(i) for i in ids.split(", ")}
+    total = 0
     for file_id, rows in before.items():
         lost = rows - kept.get(file_id, 0)
+        total += lost
         if lost == 0:
             continue
         if file_id in this_load:
@@ -450,3 +456,4 @@ def _merge_clashes(con: duckdb.DuckDBPyConnection, ids: str, span: str, match: s
                 "superseded_by_load = ? WHERE file_id = ?",
                 [lost, load_id, file_id],
             )
+    return total
