@@ -356,3 +356,13 @@ def test_converted_rows_pass_the_official_validator(ws: Workspace, tmp_path: Pat
     (path,) = ws.export_focus(tmp_path / "out", version="1.2")
     result = validator_module().validate(path, venv=VALIDATOR_VENV)
     assert not result.unexpected_failures(), result.summary(allow_defects=True)
+
+
+def test_a_load_says_which_dataset_is_still_missing(ws: Workspace) -> None:
+    summary = ws.ingest([MCA_AMORTIZED], source="azure")
+    assert summary.files[0].notes == [
+        "AB12-CD34-EF5-GH6 2024-03: actual cost file not loaded yet: BilledCost lacks the "
+        "reservation and savings plan purchases"
+    ]
+    summary = ws.ingest([MCA_ACTUAL], source="azure")
+    assert not any("not loaded yet" in n for n in summary.files[0].notes)

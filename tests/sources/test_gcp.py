@@ -210,3 +210,9 @@ def test_converted_rows_pass_the_official_validator(ws: Workspace, tmp_path: Pat
     (path,) = ws.export_focus(tmp_path / "out", version="1.2")
     result = validator_module().validate(path, venv=VALIDATOR_VENV)
     assert not result.unexpected_failures(), result.summary(allow_defects=True)
+
+
+def test_billing_account_name_option(ws: Workspace) -> None:
+    ws.ingest([JSONL], source="gcp", options={"billing_account_name": "Research Org"})
+    names = ws.sql("SELECT DISTINCT BillingAccountName FROM costs").column(0).to_pylist()
+    assert names == ["Research Org"]

@@ -549,10 +549,11 @@ _PURCHASE = " AND ".join(
 )
 
 
-def combine_datasets(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> None:
+def combine_datasets(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[str]:
     """Where a billing account and period has rows of both datasets, drop the actual rows other
     than commitment purchases and refunds (the amortized rows hold the rest); the dropped rows are
-    counted in ``ingest_log.rows_superseded`` of the file they came from."""
+    counted in ``ingest_log.rows_superseded`` of the file they came from. Returns a note for each
+    account and period of the load that still lacks one dataset."""
     ids = ", ".join(str(int(i)) for i in file_ids)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE azure_both AS "
@@ -576,6 +577,27 @@ def combine_datasets(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> Non
             [rows, file_id],
         )
     con.execute("DROP TABLE azure_both")
+    return _one_dataset_notes(con, ids)
+
+
+_MISSING = {
+    "ActualCost": "amortized cost file not loaded yet: EffectiveCost of usage that reservations "
+    "or savings plans cover is 0, their purchases carry no EffectiveCost",
+    "AmortizedCost": "actual cost file not loaded yet: BilledCost lacks the reservation and "
+    "savings plan purchases",
+}
+
+
+def _one_dataset_notes(con: duckdb.DuckDBPyConnection, ids: str) -> list[str]:
+    rows = con.execute(
+        "SELECT c.BillingAccountId, strftime(c.BillingPeriodStart, '%Y-%m'), "
+        "min(c.x_CostDataset) FROM costs c WHERE c.x_CostDataset IN ('ActualCost', "
+        "'AmortizedCost') AND EXISTS (SELECT 1 FROM costs n WHERE n.x_IngestFileId IN "
+        f"({ids}) AND n.BillingAccountId IS NOT DISTINCT FROM c.BillingAccountId AND "
+        "n.BillingPeriodStart IS NOT DISTINCT FROM c.BillingPeriodStart) "
+        "GROUP BY 1, 2 HAVING count(DISTINCT c.x_CostDataset) = 1 ORDER BY 1, 2"
+    ).fetchall()
+    return [f"{account} {period}: {_MISSING[dataset]}" for account, period, dataset in rows]
 
 
 def open_azure(path: Path, **options: Any) -> AzureCostReader:
