@@ -10,6 +10,7 @@ from aifinops import Workspace
 from aifinops.demo.generator import DemoOptions, generate, sized_company
 from aifinops.demo.timeline import Timeline
 from aifinops.demo.usage import write_usage
+from aifinops.sources import registered
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,10 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     for item in usage:
         summary = workspace.ingest([item.path], source=item.source, options=dict(item.options))
         assert summary.rows_quarantined == 0, item
-        assert summary.rows_ingested == item.rows, item
+        table = registered()[item.source].table
+        file_id = summary.files[0].file_id
+        stored = workspace.sql(f"SELECT count(*) FROM {table} WHERE x_IngestFileId = {file_id}")
+        assert stored.column(0)[0].as_py() == item.rows, item
     return workspace
 
 
@@ -97,3 +101,24 @@ def test_same_seed_same_usage_files(tmp_path: Path) -> None:
     b = write_usage(tmp_path / "b", company, timeline)
     for x, y in zip(a, b, strict=True):
         assert x.path.read_bytes() == y.path.read_bytes()
+
+
+def test_gpu_telemetry_only_in_billed_hours_and_idle_boxes_look_idle(ws: Workspace) -> None:
+    assert one(ws, "SELECT count(*) FROM gpu_samples") > 10_000
+    unbilled = one(
+        ws,
+        """
+        SELECT count(*) FROM gpu_samples g ANTI JOIN (
+          SELECT DISTINCT ResourceName, ChargePeriodStart FROM costs
+          WHERE ChargeCategory = 'Usage') b
+        ON b.ResourceName = g.host AND b.ChargePeriodStart = g.ts
+        """,
+    )
+    assert unbilled == 0
+    busy = ws.sql(
+        "SELECT host LIKE 'p5-pretrain%' AS training, avg(gpu_util_pct) AS util FROM gpu_samples "
+        "WHERE host LIKE 'p5-pretrain%' OR host LIKE 'scratch-gpu%' GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert [r["training"] for r in busy] == [False, True]
+    assert busy[0]["util"] < 2
+    assert busy[1]["util"] > 85

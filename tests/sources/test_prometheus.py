@@ -140,3 +140,8 @@ def test_one_file_per_metric_fill_the_same_rows(workspace: Workspace, tmp_path: 
     # the same export again changes nothing
     workspace.ingest([util], source="prometheus", force=True)
     assert workspace.connection.execute("SELECT count(*) FROM gpu_samples").fetchone() == (3,)
+
+
+def test_a_series_without_points_is_empty_not_bad(tmp_path: Path) -> None:
+    got = read(write(tmp_path, matrix({"metric": LABELS, "values": []})))
+    assert (got["rows"], got["rejected"]) == ([], [])

@@ -9,7 +9,11 @@
   (``metrics``);
 * ``storage/kestrel-checkpoints/...``: an S3 Inventory of the checkpoint bucket (headerless CSV
   and its manifest.json), with checkpoints of finished runs nobody has read for months
-  (``storage``).
+  (``storage``);
+* ``telemetry/prometheus-<cloud>.json``: Prometheus range-query exports of DCGM metrics for every
+  GPU of every billed cloud GPU machine over the last two weeks, hourly, with points only in the
+  hours the machine was billed (``prometheus``). Training machines are busy, inference machines
+  follow the day, developer boxes idle, and the forgotten ones do nothing at all.
 
 Each file comes with the source that reads it and the options to pass (:class:`UsageFile`).
 """
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import io
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -117,6 +122,7 @@ def write_usage(out_dir: Path, company: Company, timeline: Timeline) -> list[Usa
         _metrics(root / "metrics", company, first, end),
         _storage(root / "storage", company, first, end),
     ]
+    files += _telemetry(root / "telemetry", company, timeline)
     return files
 
 
@@ -242,7 +248,12 @@ def _storage(folder: Path, company: Company, first: date, end: date) -> UsageFil
                              "STANDARD", f"{rng.integers(0, 2**62):032x}"])  # fmt: skip
     part = data_dir / "data" / "inventory-0001.csv.gz"
     part.parent.mkdir(exist_ok=True)
-    with gzip.open(part, "wt", newline="", encoding="utf-8") as fh:
+    # mtime=0: the same seed gives the same bytes (gzip headers hold a time otherwise)
+    with (
+        part.open("wb") as raw,
+        gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as packed,
+        io.TextIOWrapper(packed, encoding="utf-8", newline="") as fh,
+    ):
         writer = csv.writer(fh, quoting=csv.QUOTE_ALL, lineterminator="\n")
         for row in rows:
             writer.writerow([*row[:1], _encode(row[1]), *row[2:]])
@@ -257,6 +268,94 @@ def _storage(folder: Path, company: Company, first: date, end: date) -> UsageFil
     }
     (data_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return UsageFile("storage", part, {}, len(rows))
+
+
+#: How busy a pool's GPUs are: (mean utilisation %, spread, follows the day).
+UTILISATION = {
+    "aws-p4d-finetune": (88, 6, False), "aws-p4d-retired": (85, 8, False),
+    "aws-p5-pretrain": (93, 4, False), "aws-p5-runaway": (96, 2, False),
+    "aws-g5-chat": (48, 12, True), "aws-g5-rerank": (35, 10, True),
+    "aws-g5-rerank-burst": (22, 8, True), "aws-g5-embed": (41, 10, True),
+    "aws-g5-dev": (9, 6, False), "aws-g5-forgotten": (0.3, 0.3, False),
+    "aws-g5-idle": (0.0, 0.0, False), "aws-g5-fraud-train": (72, 10, False),
+    "az-nd-serve": (55, 12, True), "az-nd-research": (81, 9, False),
+    "az-nd-payg": (27, 15, False), "az-nc-fraud": (64, 12, False),
+    "gcp-a3-cud": (58, 10, True), "gcp-a3-eval": (77, 8, False),
+    "gcp-g2-serve": (44, 12, True), "gcp-g2-legacy": (1.0, 0.5, False),
+}  # fmt: skip
+#: Board power of each GPU model: (idle W, full load W), and its memory (MiB).
+GPU_POWER = {
+    "A10G": (18, 300, 23_028), "A100": (55, 400, 40_960), "H100": (70, 700, 81_559),
+    "H100-80GB": (70, 700, 81_559), "L4": (16, 72, 23_034),
+    "A100-80GB-PCIe": (45, 300, 81_920),
+}  # fmt: skip
+TELEMETRY_DAYS = 14
+
+
+def _telemetry(folder: Path, company: Company, timeline: Timeline) -> list[UsageFile]:
+    """Prometheus range exports, one per cloud: GPU_UTIL, FB_USED and POWER_USAGE per GPU."""
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = datetime(timeline.months[0].start.year, timeline.months[0].start.month, 1, tzinfo=UTC)
+    epoch0 = int(t0.timestamp())
+    first = timeline.hours - TELEMETRY_DAYS * 24
+    results: dict[str, list[dict[str, object]]] = {}
+    points: dict[str, int] = {}
+    for pool in company.instances:
+        if pool.service != "vm":
+            continue  # managed endpoints: no access to the GPUs' exporter
+        cloud = company.providers[pool.provider].cloud
+        itype = instance(cloud, pool.sku)
+        idle_w, full_w, memory = GPU_POWER[itype.gpu_model]
+        mean, spread, daily = UTILISATION.get(pool.key, (40, 10, False))
+        starts, ends = intervals(company, pool, timeline)
+        mask = timeline.mask(pool.schedule.mask)
+        rng = company.rng(pool.key, "telemetry")
+        for i, (start, stop) in enumerate(zip(starts, ends, strict=True)):
+            host = resource_name(pool.name, i, len(starts))
+            hours = np.arange(max(int(start), first), int(stop))
+            hours = hours[mask[hours]] if len(hours) else hours
+            if not len(hours):
+                continue  # not running in the window: Prometheus returns no series
+            for gpu in range(itype.gpu_count):
+                util = rng.normal(mean, spread, len(hours))
+                if daily:  # busier in the (US) afternoon
+                    util *= 0.75 + 0.5 * np.sin(np.pi * ((hours + 6) % 24) / 24)
+                util = np.clip(np.round(util), 0, 100)
+                power = np.round(idle_w + (full_w - idle_w) * util / 100, 1)
+                used = np.round(memory * np.clip(util / 100 + 0.05, 0, 0.97))
+                labels = {
+                    "Hostname": host, "gpu": str(gpu),
+                    "UUID": "GPU-" + _uuid(f"{pool.key}:{host}:{gpu}"),
+                    "modelName": f"NVIDIA {itype.gpu_model}", "instance": f"{host}:9400",
+                    "job": "dcgm-exporter",
+                }  # fmt: skip
+                stamps = epoch0 + hours * 3600
+                for name, values in (("DCGM_FI_DEV_GPU_UTIL", util),
+                                     ("DCGM_FI_DEV_POWER_USAGE", power),
+                                     ("DCGM_FI_DEV_FB_USED", used)):  # fmt: skip
+                    results.setdefault(cloud, []).append({
+                        "metric": {"__name__": name, **labels},
+                        "values": [[int(t), _num(v)] for t, v in zip(stamps, values, strict=True)],
+                    })  # fmt: skip
+                points[cloud] = points.get(cloud, 0) + len(hours)
+    files = []
+    for cloud, result in results.items():
+        path = folder / f"prometheus-{cloud}.json"
+        body = {"status": "success", "data": {"resultType": "matrix", "result": result}}
+        path.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
+        files.append(UsageFile("prometheus", path, {}, points[cloud]))
+    return files
+
+
+def _uuid(text: str) -> str:
+    import hashlib
+
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return f"{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
 
 
 def _encode(key: str) -> str:

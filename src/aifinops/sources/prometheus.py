@@ -109,7 +109,9 @@ class PrometheusReader:
     def _read_series(self, pivot: gpu.Pivot, series: Any, where: str) -> None:
         device, name = self._series(pivot, series, where)
         column, how = gpu.DCGM_METRICS.get(name, (None, None))
-        pairs = series.get("values") or [series.get("value")]
+        # A matrix series has "values" (possibly none: a series with no point in the range); a
+        # vector series has one "value".
+        pairs = series["values"] if "values" in series else [series.get("value")]
         if column is None or how is None:
             self.warnings[f"metric not stored (no gpu_samples column): {name}"] += len(pairs)
             return
