@@ -216,3 +216,13 @@ def test_billing_account_name_option(ws: Workspace) -> None:
     ws.ingest([JSONL], source="gcp", options={"billing_account_name": "Research Org"})
     names = ws.sql("SELECT DISTINCT BillingAccountName FROM costs").column(0).to_pylist()
     assert names == ["Research Org"]
+
+
+def test_csv_columns_may_use_underscores(ws: Workspace, tmp_path: Path) -> None:
+    header, *rest = CSV.read_text().splitlines()
+    flat = tmp_path / "flat.csv"
+    flat.write_text("\n".join([header.replace(".", "_"), *rest]) + "\n")
+    ws.ingest([flat], source="gcp")
+    assert stored_totals(ws, "BilledCost") == invoice_totals(JSONL)
+    engine = ws.sql("SELECT count(*) n FROM costs WHERE ServiceName = 'Compute Engine'")
+    assert engine.to_pylist() == [{"n": 6}]
