@@ -122,3 +122,17 @@ def test_gpu_telemetry_only_in_billed_hours_and_idle_boxes_look_idle(ws: Workspa
     assert [r["training"] for r in busy] == [False, True]
     assert busy[0]["util"] < 2
     assert busy[1]["util"] > 85
+
+
+def test_llm_usage_is_priced_and_its_cost_rows_add_up(ws: Workspace) -> None:
+    usage = ws.sql(
+        "SELECT source, count(*) AS n, count(cost) AS priced FROM llm_usage "
+        "WHERE record_type = 'usage' GROUP BY 1 ORDER BY 1"
+    ).to_pylist()
+    assert [r["source"] for r in usage] == ["anthropic-usage", "litellm", "openai-usage"]
+    assert all(r["n"] == r["priced"] for r in usage)
+    assert one(ws, "SELECT sum(cost) FROM llm_usage") == one(
+        ws, "SELECT sum(BilledCost) FROM costs WHERE x_LlmSource IS NOT NULL"
+    )
+    # The gateway's requests are summed per hour and key, not a cost row per request.
+    assert one(ws, "SELECT count(*) FROM costs WHERE x_LlmSource = 'litellm'") < 7 * 24 * 20

@@ -13,7 +13,11 @@
 * ``telemetry/prometheus-<cloud>.json``: Prometheus range-query exports of DCGM metrics for every
   GPU of every billed cloud GPU machine over the last two weeks, hourly, with points only in the
   hours the machine was billed (``prometheus``). Training machines are busy, inference machines
-  follow the day, developer boxes idle, and the forgotten ones do nothing at all.
+  follow the day, developer boxes idle, and the forgotten ones do nothing at all;
+* ``llm/``: direct LLM API use beside the clouds' own model services: OpenAI usage pages (daily
+  buckets per project and model), an Anthropic usage report (per workspace, with prompt
+  caching), and the research team's LiteLLM gateway spend logs (one row per request, last week)
+  (``openai-usage``, ``anthropic-usage``, ``litellm``).
 
 Each file comes with the source that reads it and the options to pass (:class:`UsageFile`).
 """
@@ -123,6 +127,7 @@ def write_usage(out_dir: Path, company: Company, timeline: Timeline) -> list[Usa
         _storage(root / "storage", company, first, end),
     ]
     files += _telemetry(root / "telemetry", company, timeline)
+    files += _llm(root / "llm", company, first, end)
     return files
 
 
@@ -345,6 +350,133 @@ def _telemetry(folder: Path, company: Company, timeline: Timeline) -> list[Usage
         path.write_text(json.dumps(body, separators=(",", ":")), encoding="utf-8")
         files.append(UsageFile("prometheus", path, {}, points[cloud]))
     return files
+
+
+#: Direct API use: (project or workspace, team, model, input tokens a day, output share,
+#: cached share of input).
+OPENAI_PROJECTS = (
+    ("proj_chat_assistant", "inference", "gpt-4.1-2025-04-14", 38_000_000, 0.18, 0.35),
+    ("proj_support_bot", "product-ml", "gpt-4o-mini-2024-07-18", 120_000_000, 0.12, 0.5),
+    ("proj_research_evals", "research", "o3-2025-04-16", 9_000_000, 0.3, 0.1),
+)
+ANTHROPIC_WORKSPACES = (
+    ("wrkspc_search_rerank", "search", "claude-sonnet-4-5-20250929", 26_000_000, 0.08, 0.6),
+    ("wrkspc_support_agents", "product-ml", "claude-haiku-4-5-20251001", 60_000_000, 0.1, 0.45),
+)
+#: The research gateway's models (LiteLLM names) and their share of requests.
+GATEWAY = (("mistral/mistral-large-2512", 0.55), ("deepseek/deepseek-chat", 0.45))
+ORG = "org-kestrel-ai"
+
+
+def _llm(folder: Path, company: Company, first: date, end: date) -> list[UsageFile]:
+    folder.mkdir(parents=True, exist_ok=True)
+    days = [first + timedelta(days=d) for d in range((end - first).days)]
+    openai_buckets = []
+    rows = 0
+    for day in days:
+        results = []
+        for project, _team, model, tokens, out_share, cached in OPENAI_PROJECTS:
+            volume = _daily(company, project, day, tokens)
+            results.append({
+                "object": "organization.usage.completions.result",
+                "input_tokens": volume, "input_cached_tokens": int(volume * cached),
+                "output_tokens": int(volume * out_share),
+                "num_model_requests": max(1, volume // 3_000), "project_id": project,
+                "user_id": None, "api_key_id": f"key_{project[5:]}", "model": model,
+                "batch": False, "service_tier": "default",
+            })  # fmt: skip
+        rows += len(results)
+        bucket = {"object": "bucket", "start_time": _unix(day)}
+        openai_buckets.append({**bucket, "end_time": _unix(day + timedelta(days=1)),
+                               "results": results})  # fmt: skip
+    openai = folder / "openai-usage-completions.json"
+    page = {"object": "page", "data": openai_buckets, "has_more": False, "next_page": None}
+    openai.write_text(json.dumps(page, indent=1) + "\n", encoding="utf-8")
+    files = [UsageFile("openai-usage", openai, {"organization": ORG}, rows)]
+
+    anthropic_buckets = []
+    rows = 0
+    for day in days:
+        results = []
+        for workspace, _team, model, tokens, out_share, cached in ANTHROPIC_WORKSPACES:
+            volume = _daily(company, workspace, day, tokens)
+            read = int(volume * cached)
+            write = int(volume * 0.04)
+            results.append({
+                "uncached_input_tokens": volume - read - write,
+                "cache_creation": {"ephemeral_5m_input_tokens": write,
+                                   "ephemeral_1h_input_tokens": 0},
+                "cache_read_input_tokens": read, "output_tokens": int(volume * out_share),
+                "server_tool_use": {"web_search_requests": 0},
+                "api_key_id": f"apikey_{workspace[7:]}", "workspace_id": workspace,
+                "model": model, "service_tier": "standard", "context_window": "0-200k",
+            })  # fmt: skip
+        rows += len(results)
+        anthropic_buckets.append({
+            "starting_at": f"{day.isoformat()}T00:00:00Z",
+            "ending_at": f"{(day + timedelta(days=1)).isoformat()}T00:00:00Z",
+            "results": results,
+        })  # fmt: skip
+    anthropic = folder / "anthropic-usage-report.json"
+    report = {"data": anthropic_buckets, "has_more": False, "next_page": None}
+    anthropic.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    files.append(UsageFile("anthropic-usage", anthropic, {"organization": ORG}, rows))
+    files.append(_gateway(folder / "litellm-spend-logs.csv", company, end))
+    return files
+
+
+def _unix(day: date) -> int:
+    return int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp())
+
+
+def _daily(company: Company, key: str, day: date, base: int) -> int:
+    weekend = 0.6 if day.weekday() >= 5 else 1.0
+    noise = 1 + 0.08 * float(company.rng(key, day.isoformat()).standard_normal())
+    return int(base * weekend * max(noise, 0.5))
+
+
+def _gateway(path: Path, company: Company, end: date) -> UsageFile:
+    """The research team's LiteLLM proxy: a row per request over the last week."""
+    rng = company.rng("litellm", "gateway")
+    start = datetime(end.year, end.month, end.day, tzinfo=UTC) - timedelta(days=7)
+    header = ["request_id", "call_type", "api_key", "spend", "total_tokens", "prompt_tokens",
+              "completion_tokens", "startTime", "endTime", "model", "model_group",
+              "custom_llm_provider", "user", "metadata", "cache_hit", "request_tags", "team_id",
+              "status"]  # fmt: skip
+    rows = []
+    for n in range(2_400):
+        at = start + timedelta(seconds=int(rng.integers(0, 7 * 86_400)))
+        model = GATEWAY[0][0] if rng.random() < GATEWAY[0][1] else GATEWAY[1][0]
+        prompt = int(rng.integers(400, 12_000))
+        completion = int(rng.integers(50, 1_500))
+        user = f"researcher-{int(rng.integers(1, 9))}"
+        metadata = {
+            "user_api_key_alias": "research-gateway", "user_api_key_team_id": "team-research",
+            "user_api_key_team_alias": "research", "user_api_key_user_id": user,
+            "spend_logs_metadata": {"project": "llm-7b-eval"},
+            "usage_object": {"prompt_tokens": prompt, "completion_tokens": completion},
+        }  # fmt: skip
+        rows.append([
+            f"gw-{n + 1:06d}", "acompletion", _key(user), "",
+            prompt + completion, prompt, completion,
+            at.strftime("%Y-%m-%d %H:%M:%S+00:00"),
+            (at + timedelta(seconds=int(rng.integers(1, 40)))).strftime("%Y-%m-%d %H:%M:%S+00:00"),
+            model, model.split("/")[1], model.split("/")[0], user, json.dumps(metadata), "False",
+            json.dumps(["env:staging", "feature:evals"]), "team-research", "success",
+        ])  # fmt: skip
+    rows.sort(key=lambda r: str(r[7]))
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return UsageFile("litellm", path, {}, len(rows))
+
+
+def _key(user: str) -> str:
+    """The (hashed) virtual key a user calls the gateway with, as LiteLLM logs it."""
+    import hashlib
+
+    return hashlib.sha256(f"sk-kestrel-{user}".encode()).hexdigest()
 
 
 def _uuid(text: str) -> str:
