@@ -366,3 +366,17 @@ def test_a_load_says_which_dataset_is_still_missing(ws: Workspace) -> None:
     ]
     summary = ws.ingest([MCA_ACTUAL], source="azure")
     assert not any("not loaded yet" in n for n in summary.files[0].notes)
+
+
+def test_parquet_exports_with_typed_columns(ws: Workspace, tmp_path: Path) -> None:
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    actual, amortized = tmp_path / "actual.parquet", tmp_path / "amortized.parquet"
+    for src, dst in ((MCA_ACTUAL, actual), (MCA_AMORTIZED, amortized)):
+        table = pacsv.read_csv(src)  # numbers as doubles, dates as dates: typed like an export
+        assert table.schema.field("date").type == "date32[day]"
+        pq.write_table(table, dst)
+    ws.ingest([actual, amortized], source="azure")
+    assert stored_totals(ws, "BilledCost") == {"2024-03-01": Decimal("316.81")}
+    assert stored_totals(ws, "EffectiveCost") == {"2024-03-01": Decimal("326.81")}

@@ -487,6 +487,8 @@ def typed_block(
 
 def azure_dates(arr: pa.Array) -> convert.Converted:
     """``MM/DD/YYYY`` (older EA exports) or ISO 8601 dates, as UTC timestamps."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return convert.to_timestamp(arr)  # typed (Parquet exports)
     text = convert._as_text(arr)
     us = pc.strptime(text, format="%m/%d/%Y", unit="us", error_is_null=True)
     us = pc.cast(pc.assume_timezone(us, "UTC"), convert.TIMESTAMP)
