@@ -380,3 +380,19 @@ def test_parquet_exports_with_typed_columns(ws: Workspace, tmp_path: Path) -> No
     ws.ingest([actual, amortized], source="azure")
     assert stored_totals(ws, "BilledCost") == {"2024-03-01": Decimal("316.81")}
     assert stored_totals(ws, "EffectiveCost") == {"2024-03-01": Decimal("326.81")}
+
+
+def test_newer_ea_column_names(ws: Workspace, tmp_path: Path) -> None:
+    """EA exports since 2021 name the columns as below (and may write ISO dates); same rows."""
+    header, *rows = EA_ACTUAL.read_text(encoding="utf-8-sig").splitlines()
+    renames = {"Cost": "CostInBillingCurrency", "BillingCurrency": "BillingCurrencyCode"}
+    renames |= {"Product": "ProductName", "benefitId": "BenefitId", "benefitName": "BenefitName"}
+    newer = tmp_path / "Detail_actual.csv"
+    names = [renames.get(h, h) for h in header.split(",")]
+    newer.write_text(
+        "\n".join([",".join(names), *[r.replace("09/04/2023", "2023-09-04") for r in rows]]) + "\n"
+    )
+    ws.ingest([newer], source="azure")
+    old = Workspace.init(tmp_path / "old")
+    old.ingest([EA_ACTUAL], source="azure")
+    assert stored_rows(ws) == stored_rows(old)
