@@ -41,3 +41,4 @@ clean:
 	rm -rf $(VENV) .venv-validator $(DEMO_DIR) .pytest_cache .mypy_cache .ruff_cache
 
 -include mk/validator.mk
+-include mk/focus-converter.mk
