@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import csv
 import json
+import queue
+import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,7 @@ import pyarrow.parquet as pq
 from aifinops import sources
 from aifinops.errors import AifinopsError
 from aifinops.model.focus import ColumnType, FocusVersion, export_columns
-from aifinops.sources.base import Rejection, SourceReader
+from aifinops.sources.base import Batch, Rejection, SourceReader
 from aifinops.sources.convert import DECIMAL, TIMESTAMP
 from aifinops.sources.files import expand
 from aifinops.sources.tabular import StructuralRowsError
@@ -99,7 +101,15 @@ def convert_files(
     careful: set[Path] = set()
     while True:
         try:
-            return _convert(spec, files, out, focus_version, options or {}, careful, on_progress)
+            return _convert(
+                spec,
+                files,
+                out,
+                version=focus_version,
+                options=options or {},
+                careful=careful,
+                on_progress=on_progress,
+            )
         except _Careful as again:
             careful.add(again.path)
 
@@ -123,6 +133,7 @@ def _convert(
     spec: sources.SourceSpec,
     files: list[Path],
     out: Path,
+    *,
     version: FocusVersion,
     options: dict[str, Any],
     careful: set[Path],
@@ -139,7 +150,7 @@ def _convert(
             done = ConvertedFile(path)
             summary.files.append(done)
             try:
-                for batch in reader.batches():
+                for batch in prefetched(reader.batches()):
                     if batch.table is not None:
                         writer.write(batch.table)
                         done.rows_written += batch.table.num_rows
@@ -167,6 +178,52 @@ _TYPES = {
 }
 
 
+class _Failed:
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
+
+
+def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """``batches``, read ahead by a thread while the caller writes the previous ones (Arrow and
+    DuckDB release the GIL, so reading, converting and writing overlap). At most ``depth``
+    batches wait, so memory stays bounded."""
+    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not put(batch):
+                    return
+        except BaseException as error:  # handed to the consumer, raised there
+            put(_Failed(error))
+            return
+        put(_END)
+
+    thread = threading.Thread(target=produce, name="convert-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while (item := waiting.get()) is not _END:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        thread.join()
+
+
 def _output_columns(version: FocusVersion, readers: list[SourceReader]) -> dict[str, pa.DataType]:
     focus = {c.name: _TYPES[c.type] for c in export_columns(version)}
     extensions = {
@@ -190,7 +247,11 @@ class _Writer:
         if self.csv:
             self._writer = pacsv.CSVWriter(str(out), self.schema)
         else:
-            self._writer = pq.ParquetWriter(str(out), self.schema, compression="zstd")
+            # Statistics on times and amounts (what readers filter on), not on every text column.
+            stats = [f.name for f in self.schema if not pa.types.is_string(f.type)]
+            self._writer = pq.ParquetWriter(
+                str(out), self.schema, compression="zstd", write_statistics=stats
+            )
 
     def __enter__(self) -> _Writer:
         return self
@@ -217,7 +278,8 @@ def text(column: Any) -> Any:
     """A column as the export writes it in CSV: ISO 8601 UTC times, decimals without trailing
     zeros (``0`` for zero)."""
     if pa.types.is_timestamp(column.type):
-        return pc.strftime(column, format="%Y-%m-%dT%H:%M:%SZ")
+        seconds = pc.cast(column, pa.timestamp("s", tz="UTC"), safe=False)
+        return pc.strftime(seconds, format="%Y-%m-%dT%H:%M:%SZ")
     if pa.types.is_decimal(column.type):
         raw = pc.cast(column, pa.string())
         trimmed = pc.replace_substring_regex(raw, r"\.?0+$", "")

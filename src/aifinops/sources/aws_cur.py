@@ -272,6 +272,9 @@ def by_value(arr: Any, conversion: Callable[[Any], convert.Converted]) -> conver
 
     Errors and rounding counts are reported per row, as a direct conversion would.
     """
+    if pa.types.is_timestamp(arr.type) and arr.type.tz is None:
+        # A naive Parquet timestamp is UTC wall time: tagging it UTC keeps the values.
+        return convert.Converted(pc.cast(pc.cast(arr, pa.timestamp("us")), convert.TIMESTAMP))
     if pa.types.is_timestamp(arr.type) or pa.types.is_decimal(arr.type):
         return conversion(arr)
     encoded = arr if pa.types.is_dictionary(arr.type) else pc.dictionary_encode(arr)
@@ -311,6 +314,27 @@ def _by_type(kinds: Any, values: dict[str, str | None]) -> Any:
     return pc.take(pa.array(list(values.values()), pa.string()), pc.index_in(kinds, value_set=keys))
 
 
+def _where(mask: Any, then: Any, otherwise: Any) -> Any:
+    """``if_else`` that returns one side untouched when the mask is uniform (no copy)."""
+    if mask.null_count == 0:
+        true = pc.sum(mask).as_py() or 0
+        if true == len(mask):
+            return then
+        if true == 0:
+            return otherwise
+    return pc.if_else(mask, then, otherwise)
+
+
+def _coalesce(*values: Any) -> Any:
+    """``coalesce`` that skips all-NULL arguments and stops at one without NULLs (no copy)."""
+    useful = [v for v in values if v.null_count < len(v)]
+    if not useful:
+        return values[0]
+    if useful[0].null_count == 0 or len(useful) == 1:
+        return useful[0]
+    return pc.coalesce(*useful)
+
+
 def _in(kinds: Any, values: tuple[str, ...]) -> Any:
     return pc.fill_null(pc.is_in(kinds, value_set=pa.array(values)), False)
 
@@ -334,19 +358,19 @@ def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, An
     usage_or_purchase = _in(category, ("Usage", "Purchase"))
     consuming = _in(t, q.CONSUMING)
     ri, sp = col("reservation_reservation_a_r_n"), col("savings_plan_savings_plan_a_r_n")
-    commitment = pc.coalesce(ri, sp)
+    commitment = _coalesce(ri, sp)
     none = pa.nulls(n, pa.string())
     spot = pc.fill_null(pc.equal(col("pricing_term"), "Spot"), False)
-    pricing = pc.if_else(usage_or_purchase, constant("Standard"), none)
-    pricing = pc.if_else(pc.and_(pc.equal(t, "Usage"), spot), constant("Dynamic"), pricing)
-    pricing = pc.if_else(_in(t, q.COMMITTED), constant("Committed"), pricing)
+    pricing = _where(usage_or_purchase, constant("Standard"), none)
+    pricing = _where(pc.and_(pc.equal(t, "Usage"), spot), constant("Dynamic"), pricing)
+    pricing = _where(_in(t, q.COMMITTED), constant("Committed"), pricing)
     correction = pc.or_(
         _in(t, tuple(k for k, v in types.items() if v.correction)),
         pc.fill_null(pc.equal(col("bill_bill_type"), "Refund"), False),
     )
     early = pc.less(col("line_item_usage_start_date"), col("bill_billing_period_start_date"))
     correction = pc.or_(correction, pc.fill_null(early, False))
-    service = pc.coalesce(
+    service = _coalesce(
         col("product_product_name"),
         map_product_name if map_product_name is not None else none,
         col("product_servicename"),
@@ -361,61 +385,59 @@ def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, An
     return {
         "BillingCurrency": col("line_item_currency_code"),
         "BillingAccountId": account,
-        "BillingAccountName": pc.coalesce(col("bill_payer_account_name"), account),
+        "BillingAccountName": _coalesce(col("bill_payer_account_name"), account),
         "BillingAccountType": constant("Billing Account"),
         "SubAccountId": sub_account,
-        "SubAccountName": pc.coalesce(col("line_item_usage_account_name"), sub_account),
+        "SubAccountName": _coalesce(col("line_item_usage_account_name"), sub_account),
         "SubAccountType": constant("AWS Account"),
         "BillingPeriodStart": col("bill_billing_period_start_date"),
         "BillingPeriodEnd": col("bill_billing_period_end_date"),
         "ChargePeriodStart": col("line_item_usage_start_date"),
         "ChargePeriodEnd": col("line_item_usage_end_date"),
         "ChargeCategory": category,
-        "ChargeClass": pc.if_else(correction, constant("Correction"), none),
+        "ChargeClass": _where(correction, constant("Correction"), none),
         "ChargeFrequency": _by_type(t, {k: v.frequency for k, v in types.items()}),
         "ChargeDescription": col("line_item_line_item_description"),
         "PricingCategory": pricing,
-        "PricingQuantity": pc.if_else(usage_or_purchase, quantity, no_quantity),
-        "PricingUnit": pc.if_else(
+        "PricingQuantity": _where(usage_or_purchase, quantity, no_quantity),
+        "PricingUnit": _where(
             usage_or_purchase,
-            pc.if_else(pc.is_valid(quantity), pc.coalesce(unit, constant("Units")), unit),
+            _where(pc.is_valid(quantity), _coalesce(unit, constant("Units")), unit),
             none,
         ),
-        "ConsumedQuantity": pc.if_else(consuming, quantity, no_quantity),
-        "ConsumedUnit": pc.if_else(consuming, unit, none),
+        "ConsumedQuantity": _where(consuming, quantity, no_quantity),
+        "ConsumedUnit": _where(consuming, unit, none),
         "ListUnitPrice": col("pricing_public_on_demand_rate"),
         "CommitmentDiscountId": commitment,
-        "CommitmentDiscountType": pc.if_else(
+        "CommitmentDiscountType": _where(
             pc.is_valid(ri),
             constant("Reserved Instance"),
-            pc.if_else(pc.is_valid(sp), constant("Savings Plan"), none),
+            _where(pc.is_valid(sp), constant("Savings Plan"), none),
         ),
-        "CommitmentDiscountCategory": pc.if_else(
-            pc.is_valid(ri), constant("Usage"), pc.if_else(pc.is_valid(sp), constant("Spend"), none)
+        "CommitmentDiscountCategory": _where(
+            pc.is_valid(ri), constant("Usage"), _where(pc.is_valid(sp), constant("Spend"), none)
         ),
-        "CommitmentDiscountStatus": pc.if_else(
+        "CommitmentDiscountStatus": _where(
             pc.is_valid(commitment),
             _by_type(t, {k: v.commitment for k, v in types.items()}),
             none,
         ),
         "ProviderName": constant("AWS"),
-        "PublisherName": pc.if_else(
-            marketplace, pc.coalesce(legal, service), constant("Amazon Web Services")
+        "PublisherName": _where(
+            marketplace, _coalesce(legal, service), constant("Amazon Web Services")
         ),
-        "InvoiceIssuerName": pc.coalesce(
+        "InvoiceIssuerName": _coalesce(
             col("bill_invoicing_entity"), legal, constant("Amazon Web Services")
         ),
         "InvoiceId": col("bill_invoice_id"),
         "ServiceName": service,
         "RegionId": region,
-        "RegionName": pc.if_else(
-            pc.is_valid(region), pc.coalesce(col("product_location"), region), none
-        ),
+        "RegionName": _where(pc.is_valid(region), _coalesce(col("product_location"), region), none),
         "AvailabilityZone": col("line_item_availability_zone"),
         "ResourceId": col("line_item_resource_id"),
         "SkuId": col("product_sku"),
-        "SkuMeter": pc.if_else(pc.is_valid(col("product_sku")), col("line_item_usage_type"), none),
-        "SkuPriceId": pc.coalesce(col("pricing_rate_code"), col("pricing_rate_id")),
+        "SkuMeter": _where(pc.is_valid(col("product_sku")), col("line_item_usage_type"), none),
+        "SkuPriceId": _coalesce(col("pricing_rate_code"), col("pricing_rate_id")),
         "x_LineItemType": t,
         "x_UsageType": col("line_item_usage_type"),
         "x_Operation": col("line_item_operation"),
