@@ -159,7 +159,7 @@ def tags_sql(present: set[str], maps: set[str], tag_columns: dict[str, str]) -> 
     if not tag_columns:
         return None
     items = ", ".join(
-        "{'key': '" + key.replace("'", "''") + "', 'value': \"" + column + '"}'
+        "{'key': '" + key.replace("'", "''") + "', 'value': \"" + column.replace('"', '""') + '"}'
         for column, key in tag_columns.items()
     )
     entries = f"list_filter([{items}], lambda e: e.value IS NOT NULL AND e.value <> '')"
