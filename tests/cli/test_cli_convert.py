@@ -113,3 +113,15 @@ def test_a_usage_source_or_an_unknown_suffix_is_refused(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "use --focus-version 1.2 or 1.4" in result.stderr
+
+
+def test_a_quoted_value_spanning_lines_is_read_carefully(tmp_path: Path) -> None:
+    """The fast pass cannot parse it; the conversion starts again reading that file carefully."""
+    text = FIXTURE.read_text(encoding="utf-8")
+    path = tmp_path / "multiline.csv"
+    assert text.count(",AWS Activate credit,") == 1
+    path.write_text(text.replace(",AWS Activate credit,", ',"AWS Activate\ncredit",'), "utf-8")
+    summary = convert_files("aws-cur", [path], tmp_path / "out.parquet")
+    assert (summary.rows_written, summary.rows_rejected) == (18, 0)
+    descriptions = pq.read_table(tmp_path / "out.parquet").column("ChargeDescription").to_pylist()
+    assert "AWS Activate\ncredit" in descriptions
