@@ -108,10 +108,16 @@ def focus_totals(table: pa.Table, column: str) -> dict[str, Decimal]:
 
 
 def rows_by_id(table: pa.Table) -> dict[str, dict[str, Any]]:
-    """Fixture rows keyed by their identity/LineItemId (the order of the file)."""
+    """Fixture rows keyed by their identity/LineItemId; the unused part of a recurring
+    commitment fee (a second row of the same record) as ``<id>/unused``."""
     with FIXTURE.open(encoding="utf-8", newline="") as f:
         ids = [r["identity/LineItemId"] for r in csv.DictReader(f)]
-    return dict(zip(ids, table.to_pylist(), strict=True))
+    rows: dict[str, dict[str, Any]] = {}
+    for row in table.to_pylist():
+        key = ids[row["x_SourceRecord"] - 1]
+        rows[key + "/unused" if key in rows else key] = row
+    assert len(rows) == table.num_rows
+    return rows
 
 
 # -- the real sample ---------------------------------------------------------------------------
@@ -170,10 +176,12 @@ def test_effective_cost_is_amortised_per_line_item_type() -> None:
     rows = rows_by_id(read(FIXTURE)[0])
     expected = {
         "ri-purchase": "0",  # upfront fee: amortised into the rows below, not counted twice
-        "ri-fee": "10.95",  # unused amortised upfront 7.30 + unused recurring fee 3.65
+        "ri-fee": "0",  # the recurring fee is a Purchase: amortised into the rows below
+        "ri-fee/unused": "10.95",  # unused amortised upfront 7.30 + unused recurring fee 3.65
         "ri-usage": "98.55",  # reservation/EffectiveCost
         "sp-purchase": "0",
-        "sp-fee": "5",  # unused commitment: TotalCommitmentToDate 75 - UsedCommitment 70
+        "sp-fee": "0",
+        "sp-fee/unused": "5",  # unused commitment: TotalCommitmentToDate 75 - UsedCommitment 70
         "sp-usage-ec2": "45",  # savingsPlan/SavingsPlanEffectiveCost
         "sp-usage-lambda": "25",
         "sp-negation-ec2": "0",
@@ -234,8 +242,10 @@ def test_commitments_are_shown_as_focus_requires() -> None:
     )
     # unused commitment: a Usage row with status Unused; used: status Used; purchases: no status
     for key, category, status in [
-        ("ri-fee", "Usage", "Unused"),
-        ("sp-fee", "Usage", "Unused"),
+        ("ri-fee", "Purchase", None),
+        ("ri-fee/unused", "Usage", "Unused"),
+        ("sp-fee", "Purchase", None),
+        ("sp-fee/unused", "Usage", "Unused"),
         ("ri-usage", "Usage", "Used"),
         ("sp-usage-ec2", "Usage", "Used"),
         ("ri-purchase", "Purchase", None),
@@ -246,6 +256,20 @@ def test_commitments_are_shown_as_focus_requires() -> None:
             category,
             status,
         ), key
+    # a recurring fee: billed on the Purchase row, its unused part on the Unused row
+    fee, unused = rows["ri-fee"], rows["ri-fee/unused"]
+    assert (fee["ChargeFrequency"], fee["BilledCost"], fee["EffectiveCost"]) == (
+        "Recurring",
+        Decimal("36.5"),
+        0,
+    )
+    assert (unused["BilledCost"], unused["PricingQuantity"], unused["PricingUnit"]) == (
+        0,
+        Decimal("74.4"),
+        "Hours",
+    )
+    assert rows["sp-fee/unused"]["PricingQuantity"] == Decimal(5)
+    assert rows["sp-fee/unused"]["PricingUnit"] == "USD"
     assert rows["ri-usage"]["PricingCategory"] == "Committed"
     assert rows["spot-usage"]["PricingCategory"] == "Dynamic"
     assert rows["s3-usage"]["PricingCategory"] == "Standard"
@@ -455,7 +479,8 @@ def test_the_service_table_uses_focus_subcategories_under_their_category() -> No
 def test_ingest_reconciles_and_a_newer_export_replaces_the_period(tmp_path: Path) -> None:
     with Workspace.init(tmp_path / "ws") as ws:
         first = ws.ingest([FIXTURE], source="aws-cur")
-        assert (first.rows_read, first.rows_ingested, first.rows_quarantined) == (18, 18, 0)
+        # 18 records; the two recurring commitment fees each add their unused part as a row
+        assert (first.rows_read, first.rows_ingested, first.rows_quarantined) == (20, 20, 0)
         billed = ws.sql(
             "SELECT strftime(BillingPeriodStart, '%Y-%m-%d') AS p, sum(BilledCost) AS s "
             "FROM costs GROUP BY 1 ORDER BY 1"
@@ -466,7 +491,7 @@ def test_ingest_reconciles_and_a_newer_export_replaces_the_period(tmp_path: Path
         newer = tmp_path / "newer.csv"
         newer.write_bytes(FIXTURE.read_bytes().replace(b"12.34", b"12.35"))
         ws.ingest([newer], source="aws-cur")
-        assert ws.sql("SELECT count(*) AS n FROM costs").to_pylist() == [{"n": 18}]
+        assert ws.sql("SELECT count(*) AS n FROM costs").to_pylist() == [{"n": 20}]
         tax = ws.sql("SELECT BilledCost FROM costs WHERE x_LineItemType = 'Tax'").to_pylist()
         assert tax == [{"BilledCost": Decimal("12.35")}]
 

@@ -25,6 +25,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -202,9 +203,15 @@ class AwsCurReader(NativeCostReader):
         computed = self.sql(self._query(block), block)
         self._record_problems(computed.column("problem"), errors)
         arrays = {n: _array(computed.column(n)) for n in computed.column_names if n != "problem"}
+        unused = (arrays.pop("x_UnusedCost"), arrays.pop("x_UnusedQuantity"))
         arrays.update(focus_columns(block, arrays.pop("x_MapProductName", None)))
         arrays.update(self._services(block.column("line_item_product_code")))
-        return self._split(raw, complete(arrays, raw.num_rows), errors, first_record, progress)
+        rows = complete(arrays, raw.num_rows)
+        batch = self._split(raw, rows, errors, first_record, progress)
+        extra = unused_rows(rows, unused, set(errors), first_record)
+        if extra is None or batch.table is None:
+            return batch
+        return Batch(pa.concat_tables([batch.table, extra]), batch.rejected, batch.progress)
 
     def _query(self, block: pa.Table) -> str:
         if self._sql is None:
@@ -265,6 +272,55 @@ class AwsCurReader(NativeCostReader):
                 self._unknown_codes |= new
                 self.notes.append(f"product codes mapped to Other: {', '.join(sorted(new))}")
         return {"ServiceCategory": category, "ServiceSubcategory": subcategory}
+
+
+def unused_rows(
+    rows: dict[str, Any], unused: tuple[Any, Any], bad: set[int], first_record: int
+) -> pa.Table | None:
+    """The unused part of each recurring commitment fee, as a row of its own.
+
+    FOCUS shows a commitment's fee as a Purchase (EffectiveCost 0) and what was not used of it as
+    Usage with CommitmentDiscountStatus ``Unused`` (BilledCost 0). The row keeps the fee's
+    record number (``x_SourceRecord``): one CUR record, two FOCUS rows.
+    """
+    kinds = rows["x_LineItemType"]
+    fee = pc.fill_null(pc.is_in(kinds, value_set=pa.array(q.RECURRING_FEES)), False)
+    if not pc.any(fee).as_py():
+        return None
+    positions = [i for i in pc.indices_nonzero(fee).to_pylist() if i not in bad]
+    if not positions:
+        return None
+    take = pa.array(positions, pa.int64())
+    table = pa.table({n: pc.take(v, take) for n, v in rows.items()})
+    n = len(positions)
+    cost, quantity = (pc.take(u.cast(convert.DECIMAL), take) for u in unused)
+    zero = pa.repeat(pa.scalar(0, convert.DECIMAL), n)
+    no_price = pa.nulls(n, convert.DECIMAL)
+    plan = pc.equal(table.column("x_LineItemType"), "SavingsPlanRecurringFee")
+    unit = pc.if_else(plan, pa.scalar("USD"), table.column("PricingUnit"))
+    changes = {
+        "ChargeCategory": q.UNUSED.category,
+        "ChargeFrequency": q.UNUSED.frequency,
+        "CommitmentDiscountStatus": q.UNUSED.commitment,
+        "PricingCategory": "Committed",
+        "BilledCost": zero,
+        "EffectiveCost": cost,
+        "PricingCurrencyEffectiveCost": cost,
+        "ListCost": zero,
+        "ContractedCost": zero,
+        "ListUnitPrice": no_price,
+        "PricingCurrencyListUnitPrice": no_price,
+        "ContractedUnitPrice": no_price,
+        "PricingCurrencyContractedUnitPrice": no_price,
+        "PricingQuantity": quantity,
+        "PricingUnit": unit,
+    }
+    for name, change in changes.items():
+        value = pa.repeat(pa.scalar(change), n) if isinstance(change, str) else change
+        i = table.schema.get_field_index(name)
+        table = table.set_column(i, name, value.cast(table.schema.field(name).type))
+    records = np.asarray(positions, dtype=np.int64) + first_record
+    return table.append_column("x_SourceRecord", pa.array(records))
 
 
 def by_value(arr: Any, conversion: Callable[[Any], convert.Converted]) -> convert.Converted:

@@ -12,9 +12,11 @@ Money, per ``lineItem/LineItemType`` (the table in docs/sources/aws-cur.md expla
   AWS's own FOCUS export. The negation cancels the covered usage's unblended cost line for line,
   so the file's unblended total is kept.
 * EffectiveCost is amortised: RI-covered usage carries ``reservation_effective_cost``,
-  SP-covered usage ``savings_plan_savings_plan_effective_cost``; ``RIFee`` keeps only the
-  unused amortised upfront fee plus the unused recurring fee and ``SavingsPlanRecurringFee``
-  only the unused commitment (both shown as Usage with CommitmentDiscountStatus ``Unused``);
+  SP-covered usage ``savings_plan_savings_plan_effective_cost``. A recurring commitment fee
+  (``RIFee``, ``SavingsPlanRecurringFee``) becomes two rows, as in the FOCUS commitment
+  examples: the Purchase (BilledCost the fee, EffectiveCost 0) and its unused part, a Usage row
+  with CommitmentDiscountStatus ``Unused`` (BilledCost 0, EffectiveCost the unused amortised
+  upfront fee plus the unused recurring fee, or the plan's unused commitment);
   upfront fees (``Fee`` of a reservation, ``SavingsPlanUpfrontFee``) are 0, because their
   amortised share is already in the covered usage and the unused rows.
 """
@@ -39,8 +41,9 @@ LINE_ITEM_TYPES: dict[str, LineItemType] = {
     "DiscountedUsage": LineItemType("Usage", "Usage-Based", "Used"),
     "SavingsPlanCoveredUsage": LineItemType("Usage", "Usage-Based", "Used"),
     "SavingsPlanNegation": LineItemType("Usage", "Usage-Based", "Used"),
-    "RIFee": LineItemType("Usage", "Recurring", "Unused"),
-    "SavingsPlanRecurringFee": LineItemType("Usage", "Recurring", "Unused"),
+    # the Purchase row; the Unused usage row added beside it is described by UNUSED below
+    "RIFee": LineItemType("Purchase", "Recurring"),
+    "SavingsPlanRecurringFee": LineItemType("Purchase", "Recurring"),
     "Fee": LineItemType("Purchase", "One-Time"),
     "SavingsPlanUpfrontFee": LineItemType("Purchase", "One-Time"),
     "Tax": LineItemType("Tax", "One-Time"),
@@ -55,8 +58,11 @@ LINE_ITEM_TYPES: dict[str, LineItemType] = {
     "RiVolumeDiscount": LineItemType("Credit", "One-Time"),
 }
 
+#: the unused part of a recurring commitment fee, a row of its own
+UNUSED = LineItemType("Usage", "Usage-Based", "Unused")
+RECURRING_FEES = ("RIFee", "SavingsPlanRecurringFee")
 COVERED = ("DiscountedUsage", "SavingsPlanCoveredUsage")
-COMMITTED = (*COVERED, "SavingsPlanNegation", "RIFee", "SavingsPlanRecurringFee")
+COMMITTED = (*COVERED, "SavingsPlanNegation")
 CONSUMING = ("Usage", *COVERED, "SavingsPlanNegation")
 UPFRONT = ("SavingsPlanUpfrontFee",)
 
@@ -70,6 +76,7 @@ MONEY = (
     "reservation_effective_cost",
     "reservation_unused_amortized_upfront_fee_for_billing_period",
     "reservation_unused_recurring_fee",
+    "reservation_unused_quantity",
     "reservation_amortized_upfront_fee_for_billing_period",
     "savings_plan_savings_plan_effective_cost",
     "savings_plan_total_commitment_to_date",
@@ -194,8 +201,8 @@ def focus_sql(present: set[str], maps: set[str], tags: str | None) -> str:
         WHEN 'DiscountedUsage' THEN {c("reservation_effective_cost")}
         WHEN 'SavingsPlanCoveredUsage' THEN {c("savings_plan_savings_plan_effective_cost")}
         WHEN 'SavingsPlanNegation' THEN {zero}
-        WHEN 'RIFee' THEN {unused_ri}
-        WHEN 'SavingsPlanRecurringFee' THEN {unused_sp}
+        WHEN 'RIFee' THEN {zero}
+        WHEN 'SavingsPlanRecurringFee' THEN {zero}
         WHEN 'SavingsPlanUpfrontFee' THEN {zero}
         WHEN 'Fee' THEN CASE WHEN {ri_arn} IS NOT NULL THEN {zero} ELSE {unblended} END
         ELSE {unblended} END"""
@@ -247,6 +254,10 @@ def focus_sql(present: set[str], maps: set[str], tags: str | None) -> str:
         {list_cost} AS ListCost,
         {contracted} AS ContractedCost,
         {contracted_price} AS ContractedUnitPrice,
+        CASE {t} WHEN 'RIFee' THEN {unused_ri} WHEN 'SavingsPlanRecurringFee' THEN {unused_sp}
+            END AS x_UnusedCost,
+        CASE {t} WHEN 'RIFee' THEN {c("reservation_unused_quantity")}
+            WHEN 'SavingsPlanRecurringFee' THEN {unused_sp} END AS x_UnusedQuantity,
         {problem} AS problem{more}
     FROM block
     """
