@@ -14,6 +14,25 @@ GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
 _KNOWN_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gz", ".tsv", ".txt")
+#: File name endings a folder is searched for, by the format names sources declare.
+_FORMAT_SUFFIXES = {
+    "csv": (".csv", ".tsv", ".txt"),
+    "csv.gz": (".csv.gz", ".gz"),
+    "parquet": (".parquet",),
+    "json": (".json",),
+    "jsonl": (".jsonl", ".ndjson"),
+    "jsonl.gz": (".jsonl.gz", ".ndjson.gz"),
+    "prometheus-text": (".prom", ".txt", ".metrics"),
+    "prometheus-text.gz": (".prom.gz", ".txt.gz", ".metrics.gz"),
+    "prometheus-json": (".json",),
+    "toml": (".toml",),
+}
+
+
+def folder_suffixes(formats: Iterable[str]) -> tuple[str, ...]:
+    """The file name endings to pick up in folders for a source reading ``formats``."""
+    found = [s for f in formats for s in _FORMAT_SUFFIXES.get(f, ())]
+    return tuple(dict.fromkeys(found)) or _KNOWN_SUFFIXES
 
 
 class FileFormat(StrEnum):
@@ -22,11 +41,14 @@ class FileFormat(StrEnum):
     PARQUET = "parquet"
 
 
-def expand(paths: Iterable[str | Path]) -> list[Path]:
+def expand(
+    paths: Iterable[str | Path], suffixes: tuple[str, ...] = _KNOWN_SUFFIXES
+) -> list[Path]:
     """Files named by ``paths``: files as given, folders searched recursively, globs expanded.
 
-    Folders contribute files with a data suffix (.csv, .csv.gz, .parquet); hidden files and
-    manifests are skipped. The result is sorted and has no duplicates.
+    Folders contribute files whose names end with one of ``suffixes`` (by default the CSV and
+    Parquet ones; see :func:`folder_suffixes`); hidden files are skipped. The result is sorted
+    and has no duplicates.
     """
     found: dict[Path, None] = {}
     for item in paths:
@@ -37,19 +59,19 @@ def expand(paths: Iterable[str | Path]) -> list[Path]:
         if not matches:
             raise IngestError(f"no files match {text!r}", hint="check the pattern and quote it")
         for match in matches:
-            for path in _files_under(Path(match)):
+            for path in _files_under(Path(match), suffixes):
                 found[path.resolve()] = None
     return sorted(found)
 
 
-def _files_under(path: Path) -> list[Path]:
+def _files_under(path: Path, suffixes: tuple[str, ...]) -> list[Path]:
     if path.is_dir():
         return sorted(
             p
             for p in path.rglob("*")
             if p.is_file()
             and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            and p.name.lower().endswith(_KNOWN_SUFFIXES)
+            and p.name.lower().endswith(suffixes)
         )
     if not path.exists():
         raise IngestError("no such file or folder", where=str(path))

@@ -32,7 +32,7 @@ import pyarrow as pa
 from aifinops.errors import IngestError
 from aifinops.sources import base as sources
 from aifinops.sources.base import Rejection, SourceReader
-from aifinops.sources.files import expand, sha256
+from aifinops.sources.files import expand, folder_suffixes, sha256
 from aifinops.sources.tabular import StructuralRowsError
 from aifinops.store import schema, staging
 from aifinops.store.db import table_columns
@@ -136,7 +136,7 @@ class Ingestor:
     ) -> IngestSummary:
         spec = _source(source)
         _check_options(spec, options or {})
-        files = expand(paths)
+        files = expand(paths, folder_suffixes(spec.formats))
         if not files:
             raise IngestError("no input files found", hint="give files, folders or globs")
         started = time.perf_counter()
