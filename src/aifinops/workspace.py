@@ -283,6 +283,18 @@ class Workspace:
             "FROM costs GROUP BY ALL ORDER BY provider, BillingCurrency"
         )
 
+    def usage_status(self) -> pa.Table:
+        """One row per usage table (GPU samples, LLM usage, jobs ...): rows, files, time span."""
+        from aifinops.store.schema import USAGE_TABLES
+
+        parts = [
+            f"SELECT '{table}' AS table_name, count(*) AS rows, "
+            f"count(DISTINCT x_IngestFileId) AS files, min({column})::DATE AS first_day, "
+            f"max({column})::DATE AS last_day FROM {table}"
+            for table, column in USAGE_TABLES.items()
+        ]
+        return self.sql(" UNION ALL ".join(parts))
+
     def quarantined(self, *, limit: int = 50) -> pa.Table:
         """Quarantined records, newest files first: where, which column, why, the raw value."""
         return self.connection.execute(

@@ -216,3 +216,14 @@ def test_unknown_time_zone_is_a_clear_error(workspace: Workspace) -> None:
 def test_an_option_the_source_does_not_take_is_refused(workspace: Workspace) -> None:
     with pytest.raises(IngestError, match="takes no option 'colour'"):
         workspace.ingest([DATA / "jobs/sacct.txt"], source="jobs", options={"colour": "red"})
+
+
+def test_usage_status_counts_each_table(workspace: Workspace) -> None:
+    workspace.ingest([DATA / "metrics/revenue.csv"], source="metrics")
+    got = {r["table_name"]: r for r in workspace.usage_status().to_pylist()}
+    assert got["business_metrics"]["rows"] == 4
+    assert (got["business_metrics"]["first_day"], got["business_metrics"]["last_day"]) == (
+        date(2026, 10, 1),
+        date(2026, 10, 2),
+    )
+    assert got["jobs"]["rows"] == 0

@@ -17,6 +17,7 @@ def print_executive_summary(ws: Workspace, console: Console) -> None:
     table = OutputFormat.TABLE
     console.rule("executive summary (effective cost: commitments amortised)")
     render(ws.status(), table, title="what the workspace holds", console=console)
+    render(ws.usage_status(), table, title="usage beside the costs", console=console)
     render(
         ws.costs(["ServiceProviderName"], granularity="month"),
         table,

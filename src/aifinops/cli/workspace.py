@@ -30,10 +30,19 @@ def init(
         console.print("next: [bold]aifinops ingest focus PATH...[/bold]")
 
 
-def status(workspace: WorkspaceOption = None, fmt: FormatOption = OutputFormat.TABLE) -> None:
-    """What the workspace holds: files, rows, periods, providers, quarantine."""
+def status(
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    usage: Annotated[
+        bool, typer.Option("--usage", help="Only the usage tables (GPU samples, LLM usage ...).")
+    ] = False,
+) -> None:
+    """What the workspace holds: cost rows, files and periods per provider; the usage tables."""
     with open_workspace(workspace) as ws:
-        render(ws.status(), fmt, title=f"workspace {ws.path}")
+        if not usage:
+            render(ws.status(), fmt, title=f"workspace {ws.path}")
+        if usage or fmt is OutputFormat.TABLE:
+            render(ws.usage_status(), fmt, title="usage beside the costs")
 
 
 def sources() -> None:

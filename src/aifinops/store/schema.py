@@ -239,6 +239,15 @@ CREATE TABLE storage_objects (
   labels_map MAP(VARCHAR, VARCHAR),{_FILE_COLUMNS}
 )"""
 
+#: The usage tables beside ``costs`` and the time column each is read by (for ``status``).
+USAGE_TABLES = {
+    "gpu_samples": "ts",
+    "llm_usage": "start_time",
+    "jobs": "start_time",
+    "business_metrics": "period_start",
+    "storage_objects": "inventory_date",
+}
+
 #: Columns filled on insert from others in the same row (table -> column -> SQL), when the
 #: staged rows have the column the expression reads.
 DERIVED: dict[str, dict[str, tuple[str, str]]] = {
