@@ -24,10 +24,8 @@ fact goes by, matched ignoring case.
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -35,10 +33,19 @@ import pyarrow.compute as pc
 
 from aifinops.errors import IngestError
 from aifinops.sources import convert
+from aifinops.sources.azure_datasets import combine_datasets
 from aifinops.sources.base import Batch, SourceSpec, register
 from aifinops.sources.files import FileFormat
-from aifinops.sources.native import NativeCostReader, complete
-from aifinops.sources.tabular import Errors, add_errors
+from aifinops.sources.native import (
+    NativeCostReader,
+    complete,
+    exact_product,
+    map_unique,
+    one_chunk,
+    service_categories,
+    typed_block,
+)
+from aifinops.sources.tabular import Errors
 
 #: canonical name -> the native column names it goes by (lower case, first found wins)
 ALIASES: dict[str, tuple[str, ...]] = {
@@ -395,10 +402,7 @@ class AzureCostReader(NativeCostReader):
         arrays["ContractedCost"] = pc.coalesce(contracted, billed)
         for name in ("PricingUnit", "ConsumedUnit"):
             arrays[name] = unit_format(arrays[name])
-        keys = arrays.pop("service_key").to_pylist()
-        found = [SERVICES.get(k, ("Other", "Other (Other)")) for k in keys]
-        arrays["ServiceCategory"] = pa.array([f[0] for f in found], pa.string())
-        arrays["ServiceSubcategory"] = pa.array([f[1] for f in found], pa.string())
+        arrays.update(service_categories(arrays.pop("service_key"), SERVICES))
         return arrays
 
 
@@ -430,59 +434,10 @@ def unit_format(units: pa.Array | pa.ChunkedArray) -> pa.Array:
     return map_unique(units, azure_unit)
 
 
-def map_unique(values: pa.Array | pa.ChunkedArray, fn: Callable[[str], str]) -> pa.Array:
-    """``fn`` applied to each distinct text value (few in a billing column), nulls kept."""
-    values = _one(values)
-    uniques = [u for u in pc.unique(values).to_pylist() if u is not None]
-    if not uniques:
-        return values
-    mapped = pa.array([fn(u) for u in uniques], pa.string())
-    return _one(pc.take(mapped, pc.index_in(values, value_set=pa.array(uniques, pa.string()))))
-
-
 def _absent_type(canonical: str) -> pa.DataType:
     if canonical in MONEY:
         return convert.DECIMAL
     return convert.TIMESTAMP if canonical in DATES else pa.string()
-
-
-# -- helpers the native converters share ------------------------------------------------------
-
-
-class Typed(Protocol):
-    """What :func:`typed_block` needs of a reader."""
-
-    money: tuple[str, ...]
-    times: tuple[str, ...]
-    warnings: Counter[str]
-
-
-def typed_block(
-    reader: Typed,
-    raw: pa.RecordBatch,
-    errors: Errors,
-    *,
-    dates: tuple[str, ...] = (),
-    parse_date: Callable[[pa.Array], convert.Converted] = convert.to_timestamp,
-) -> pa.Table:
-    """The raw block with money as exact decimals and times as UTC timestamps; a value that does
-    not convert is recorded in ``errors`` under its native column name."""
-    typed: dict[str, pa.Array] = {}
-    for name, arr in zip(raw.schema.names, raw.columns, strict=True):
-        if name in reader.money:
-            result = convert.to_decimal(arr)
-            if result.rounded:
-                reader.warnings[f"{name}: values rounded to 18 decimal places"] += result.rounded
-        elif name in reader.times:
-            result = convert.to_timestamp(arr)
-        elif name in dates:
-            result = parse_date(arr)
-        else:
-            typed[name] = convert._as_text(arr)
-            continue
-        add_errors(errors, name, result.errors, arr)
-        typed[name] = result.values
-    return pa.table(typed)
 
 
 def azure_dates(arr: pa.Array) -> convert.Converted:
@@ -498,18 +453,6 @@ def azure_dates(arr: pa.Array) -> convert.Converted:
     return convert.Converted(pc.coalesce(us, rest.values), rest.errors)
 
 
-def exact_product(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """``a * b`` for ``decimal128(38, 18)`` values, exact, rounded half-even to 18 places."""
-    wide = pa.decimal256(37, 18)
-    product = pc.multiply(pc.cast(a, wide), pc.cast(b, wide))
-    rounded = pc.round(product, ndigits=18, round_mode="half_to_even")
-    return _one(pc.cast(rounded, convert.DECIMAL))
-
-
-def _one(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
-    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
-
-
 def check_tags(
     reader: NativeCostReader,
     tags: pa.Array | pa.ChunkedArray,
@@ -518,7 +461,7 @@ def check_tags(
     raw: pa.RecordBatch,
 ) -> None:
     """Record rows whose Tags are not a JSON object (under the native column name)."""
-    tags = _one(tags)
+    tags = one_chunk(tags)
     if tags.null_count == len(tags):
         return
     block = pa.table({"i": pa.array(range(len(tags)), pa.int64()), "v": tags})
@@ -539,67 +482,6 @@ def _scan_source(path: Path, fmt: FileFormat, delimiter: str) -> str:
         return f"read_parquet({quoted})"
     sep = delimiter.replace("'", "''")
     return f"read_csv({quoted}, all_varchar = true, header = true, delim = '{sep}')"
-
-
-# -- combining the actual and amortized datasets ------------------------------------------------
-
-_PURCHASE = " AND ".join(
-    (
-        "t.x_ChargeType IN ('Purchase', 'Refund')",
-        "t.x_PricingModel IN ('Reservation', 'SavingsPlan')",
-    )
-)
-
-
-def combine_datasets(con: duckdb.DuckDBPyConnection, file_ids: list[int]) -> list[str]:
-    """Where a billing account and period has rows of both datasets, drop the actual rows other
-    than commitment purchases and refunds (the amortized rows hold the rest); the dropped rows are
-    counted in ``ingest_log.rows_superseded`` of the file they came from. Returns a note for each
-    account and period of the load that still lacks one dataset."""
-    ids = ", ".join(str(int(i)) for i in file_ids)
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE azure_both AS "
-        "SELECT c.BillingAccountId, c.BillingPeriodStart FROM costs c "
-        "WHERE c.x_CostDataset IN ('ActualCost', 'AmortizedCost') AND EXISTS (SELECT 1 FROM costs "
-        f"n WHERE n.x_IngestFileId IN ({ids}) AND n.BillingAccountId IS NOT DISTINCT FROM "
-        "c.BillingAccountId AND n.BillingPeriodStart IS NOT DISTINCT FROM c.BillingPeriodStart) "
-        "GROUP BY 1, 2 HAVING count(DISTINCT c.x_CostDataset) = 2"
-    )
-    doomed = (
-        f"FROM costs t WHERE t.x_CostDataset = 'ActualCost' AND NOT coalesce({_PURCHASE}, false) "
-        "AND EXISTS (SELECT 1 FROM azure_both k WHERE k.BillingAccountId IS NOT DISTINCT FROM "
-        "t.BillingAccountId AND k.BillingPeriodStart IS NOT DISTINCT FROM t.BillingPeriodStart)"
-    )
-    counts = con.execute(f"SELECT t.x_IngestFileId, count(*) {doomed} GROUP BY 1").fetchall()
-    if counts:
-        con.execute(f"DELETE {doomed}")
-    for file_id, rows in counts:
-        con.execute(
-            "UPDATE ingest_log SET rows_superseded = rows_superseded + ? WHERE file_id = ?",
-            [rows, file_id],
-        )
-    con.execute("DROP TABLE azure_both")
-    return _one_dataset_notes(con, ids)
-
-
-_MISSING = {
-    "ActualCost": "amortized cost file not loaded yet: EffectiveCost of usage that reservations "
-    "or savings plans cover is 0, their purchases carry no EffectiveCost",
-    "AmortizedCost": "actual cost file not loaded yet: BilledCost lacks the reservation and "
-    "savings plan purchases",
-}
-
-
-def _one_dataset_notes(con: duckdb.DuckDBPyConnection, ids: str) -> list[str]:
-    rows = con.execute(
-        "SELECT c.BillingAccountId, strftime(c.BillingPeriodStart, '%Y-%m'), "
-        "min(c.x_CostDataset) FROM costs c WHERE c.x_CostDataset IN ('ActualCost', "
-        "'AmortizedCost') AND EXISTS (SELECT 1 FROM costs n WHERE n.x_IngestFileId IN "
-        f"({ids}) AND n.BillingAccountId IS NOT DISTINCT FROM c.BillingAccountId AND "
-        "n.BillingPeriodStart IS NOT DISTINCT FROM c.BillingPeriodStart) "
-        "GROUP BY 1, 2 HAVING count(DISTINCT c.x_CostDataset) = 1 ORDER BY 1, 2"
-    ).fetchall()
-    return [f"{account} {period}: {_MISSING[dataset]}" for account, period, dataset in rows]
 
 
 def open_azure(path: Path, **options: Any) -> AzureCostReader:

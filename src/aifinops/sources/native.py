@@ -15,14 +15,22 @@ each block into FOCUS rows of ``costs``:
 Subclasses set ``required``, ``money``, ``times`` and ``describes``, and implement ``to_focus``.
 A converter that emits ``x_`` columns adds their names to ``self.columns`` in its ``__init__``
 (after ``super().__init__``), so the ingest creates them before its transaction.
+
+The helpers below the reader are what the converters share (typing a block, a DuckDB connection
+for block SQL, exact products, per-distinct-value mappings, the service category lookup), so no
+converter imports another.
 """
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from aifinops.errors import IngestError
 from aifinops.model.focus import ColumnType, all_columns
@@ -42,7 +50,7 @@ class NativeCostReader(TabularReader):
     times: tuple[str, ...] = ()
 
     def __init__(self, path: Path, *, careful: bool = False) -> None:
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._block_sql = BlockSql()
         super().__init__(path, careful=careful)
         missing = [c for c in self.required if c not in self.header]
         if missing:
@@ -60,39 +68,17 @@ class NativeCostReader(TabularReader):
 
     def sql(self, query: str, block: pa.Table) -> pa.Table:
         """Run DuckDB SQL over ``block`` (named ``block`` in the query) on a private connection."""
-        if self._con is None:
-            self._con = duckdb.connect()
-            self._con.execute("SET TimeZone = 'UTC'")
-            self._con.execute("SET threads = 1")
-        self._con.register("block", block)
-        try:
-            return self._con.execute(query).to_arrow_table()
-        finally:
-            self._con.unregister("block")
+        return self._block_sql(query, block)
 
     def close(self) -> None:
-        if getattr(self, "_con", None) is not None:
-            assert self._con is not None
-            self._con.close()
-            self._con = None
+        if getattr(self, "_block_sql", None) is not None:
+            self._block_sql.close()
         super().close()
 
     def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
         errors: Errors = {}
-        typed: dict[str, pa.Array] = {}
-        for name, arr in zip(raw.schema.names, raw.columns, strict=True):
-            if name in self.money:
-                result = convert.to_decimal(arr)
-                if result.rounded:
-                    self.warnings[f"{name}: values rounded to 18 decimal places"] += result.rounded
-            elif name in self.times:
-                result = convert.to_timestamp(arr)
-            else:
-                typed[name] = convert._as_text(arr)
-                continue
-            add_errors(errors, name, result.errors, arr)
-            typed[name] = result.values
-        arrays = complete(self.to_focus(pa.table(typed)), raw.num_rows)
+        typed = typed_block(self, raw, errors)
+        arrays = complete(self.to_focus(typed), raw.num_rows)
         return self._split(raw, arrays, errors, first_record, progress)
 
 
@@ -131,3 +117,107 @@ def _cast(value: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array:
     if isinstance(value, pa.ChunkedArray):
         value = value.combine_chunks()
     return value if value.type == target else value.cast(target)
+
+
+# -- helpers the native converters share ------------------------------------------------------
+
+
+class BlockSql:
+    """DuckDB SQL over an Arrow block (named ``block`` in the query), on a private connection
+    opened at the first query (UTC, one thread: the blocks are small and the reader runs beside
+    the writer)."""
+
+    def __init__(self) -> None:
+        self._con: duckdb.DuckDBPyConnection | None = None
+
+    def __call__(self, query: str, block: pa.Table) -> pa.Table:
+        if self._con is None:
+            self._con = duckdb.connect()
+            self._con.execute("SET TimeZone = 'UTC'")
+            self._con.execute("SET threads = 1")
+        self._con.register("block", block)
+        try:
+            return self._con.execute(query).to_arrow_table()
+        finally:
+            self._con.unregister("block")
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
+
+
+class Typed(Protocol):
+    """What :func:`typed_block` needs of a reader."""
+
+    money: tuple[str, ...]
+    times: tuple[str, ...]
+    warnings: Counter[str]
+
+
+def typed_block(
+    reader: Typed,
+    raw: pa.RecordBatch,
+    errors: Errors,
+    *,
+    dates: tuple[str, ...] = (),
+    parse_date: Callable[[pa.Array], convert.Converted] = convert.to_timestamp,
+) -> pa.Table:
+    """The raw block with money as exact decimals and times as UTC timestamps; a value that does
+    not convert is recorded in ``errors`` under its native column name. ``dates`` are time
+    columns in a provider's own format, read with ``parse_date``."""
+    typed: dict[str, pa.Array] = {}
+    for name, arr in zip(raw.schema.names, raw.columns, strict=True):
+        if name in reader.money:
+            result = convert.to_decimal(arr)
+            if result.rounded:
+                reader.warnings[f"{name}: values rounded to 18 decimal places"] += result.rounded
+        elif name in reader.times:
+            result = convert.to_timestamp(arr)
+        elif name in dates:
+            result = parse_date(arr)
+        else:
+            typed[name] = convert._as_text(arr)
+            continue
+        add_errors(errors, name, result.errors, arr)
+        typed[name] = result.values
+    return pa.table(typed)
+
+
+def one_chunk(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """An array (a chunked one combined)."""
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
+def exact_product(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """``a * b`` for ``decimal128(38, 18)`` values, exact, rounded half-even to 18 places."""
+    wide = pa.decimal256(37, 18)
+    product = pc.multiply(pc.cast(a, wide), pc.cast(b, wide))
+    rounded = pc.round(product, ndigits=18, round_mode="half_to_even")
+    return one_chunk(pc.cast(rounded, convert.DECIMAL))
+
+
+def map_unique(values: pa.Array | pa.ChunkedArray, fn: Callable[[str], str]) -> pa.Array:
+    """``fn`` applied to each distinct text value (few in a billing column), nulls kept."""
+    values = one_chunk(values)
+    uniques = [u for u in pc.unique(values).to_pylist() if u is not None]
+    if not uniques:
+        return values
+    mapped = pa.array([fn(u) for u in uniques], pa.string())
+    positions = pc.index_in(values, value_set=pa.array(uniques, pa.string()))
+    return one_chunk(pc.take(mapped, positions))
+
+
+OTHER_SERVICE = ("Other", "Other (Other)")
+
+
+def service_categories(
+    keys: pa.Array | pa.ChunkedArray, services: Mapping[str, tuple[str, str]]
+) -> dict[str, pa.Array]:
+    """ServiceCategory and ServiceSubcategory of each key (``services``: key -> the pair);
+    unknown and NULL keys are Other / Other (Other)."""
+    found = [services.get(k or "", OTHER_SERVICE) for k in keys.to_pylist()]
+    return {
+        "ServiceCategory": pa.array([f[0] for f in found], pa.string()),
+        "ServiceSubcategory": pa.array([f[1] for f in found], pa.string()),
+    }

@@ -27,9 +27,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from aifinops.sources import convert
-from aifinops.sources.azure import map_unique, typed_block
 from aifinops.sources.base import Batch, SourceSpec, register
-from aifinops.sources.native import NativeCostReader, complete
+from aifinops.sources.native import (
+    NativeCostReader,
+    complete,
+    map_unique,
+    service_categories,
+    typed_block,
+)
 from aifinops.sources.tabular import Errors
 
 REQUIRED = (
@@ -210,10 +215,7 @@ class OciCostReader(NativeCostReader):
                 canon[name] = pa.nulls(n, convert.TIMESTAMP if name in TIMES else kind)
         out = self.sql(_SQL, pa.table(canon))
         arrays = {name: out.column(name) for name in out.column_names}
-        services = out.column("ServiceName").to_pylist()
-        found = [SERVICES.get(s or "", ("Other", "Other (Other)")) for s in services]
-        arrays["ServiceCategory"] = pa.array([f[0] for f in found], pa.string())
-        arrays["ServiceSubcategory"] = pa.array([f[1] for f in found], pa.string())
+        arrays.update(service_categories(out.column("ServiceName"), SERVICES))
         for unit in ("ConsumedUnit", "PricingUnit"):
             arrays[unit] = map_unique(arrays[unit], oci_unit)
         arrays["Tags"] = self._tags(block)
