@@ -16,9 +16,7 @@ A newer inventory of the same bucket for the same date replaces the older one.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import json
 from pathlib import Path
 from typing import Any
@@ -31,7 +29,7 @@ from aifinops.errors import IngestError
 from aifinops.sources.base import SourceSpec, register
 from aifinops.sources.files import FileFormat
 from aifinops.sources.mapped import Field, Kind, MappedReader, constant, key
-from aifinops.sources.tabular import Errors, add_errors, read_failure
+from aifinops.sources.tabular import Errors, add_errors
 
 FIELDS = (
     Field("inventory_date", Kind.DATE, ("snapshot_date", "inventory")),
@@ -88,7 +86,7 @@ class StorageReader(MappedReader):
     def _read_header(self) -> list[str]:
         if self.format is FileFormat.PARQUET:
             return super()._read_header()
-        first = self._first_row()
+        first = self._first_csv_row()
         if self._fields is None and _looks_like_header(first):
             return [h.strip() for h in first]
         # No header: S3 Inventory CSV. Column names come from the manifest or -o fields.
@@ -113,17 +111,6 @@ class StorageReader(MappedReader):
         self.skip_lines = 0
         self._decode_keys = True
         return names
-
-    def _first_row(self) -> list[str]:
-        text = io.TextIOWrapper(self._open_bytes(), encoding="utf-8-sig", newline="")
-        try:
-            return next(csv.reader(text), [])
-        except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
-            what, hint = read_failure(exc, self.describes)
-            raise IngestError(what, where=str(self.path), hint=hint) from None
-        finally:
-            text.close()
-            self.close()
 
     def refine(self, arrays: dict[str, pa.Array], errors: Errors, raw: pa.RecordBatch) -> None:
         if self._decode_keys and "key" in arrays:

@@ -123,20 +123,24 @@ class TabularReader:
                 raise IngestError(
                     f"not a readable Parquet file: {exc}", where=str(self.path)
                 ) from None
+        header = self._first_csv_row()
+        if not header or all(not h.strip() for h in header):
+            raise IngestError(
+                "the first line is empty; a CSV header is expected", where=f"{self.path}:1"
+            )
+        return [h.strip() for h in header]
+
+    def _first_csv_row(self) -> list[str]:
+        """The fields of the file's first CSV record (empty for an empty file)."""
         text = io.TextIOWrapper(self._open_bytes(), encoding="utf-8-sig", newline="")
         try:
-            header = next(csv.reader(text, delimiter=self.delimiter), None)
+            return next(csv.reader(text, delimiter=self.delimiter), [])
         except (UnicodeDecodeError, EOFError, OSError, csv.Error) as exc:
             what, hint = read_failure(exc, self.describes)
             raise IngestError(what, where=str(self.path), hint=hint) from None
         finally:
             text.close()
             self.close()
-        if not header or all(not h.strip() for h in header):
-            raise IngestError(
-                "the first line is empty; a CSV header is expected", where=f"{self.path}:1"
-            )
-        return [h.strip() for h in header]
 
     def close(self) -> None:
         if self._raw is not None:
