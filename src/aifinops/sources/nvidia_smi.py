@@ -14,7 +14,8 @@ descriptive ones (driver_version, pci.bus_id, serial, pstate, compute_mode, mig.
 to ``labels``.
 
 Per-process rows (``--query-compute-apps``, ``--query-accounted-apps``) are not GPU samples: such
-a file is refused with a message (see docs/sources/gpu-telemetry.md, "Per-process rows").
+a file is refused with a pointer to the ``nvidia-smi-apps`` source (``gpu_processes``).
+:class:`NvidiaSmiCsv` holds what both nvidia-smi CSV sources share.
 """
 
 from __future__ import annotations
@@ -67,8 +68,9 @@ def field_name(header: str) -> str:
     return _UNIT.sub("", header).strip()
 
 
-class NvidiaSmiReader(TabularReader):
-    describes = "nvidia-smi --query-gpu=... --format=csv output"
+class NvidiaSmiCsv(TabularReader):
+    """What the nvidia-smi CSV sources share: fields by name (units dropped), the time and host
+    options, bracketed values as NULL, local timestamps, repeated header lines, units in values."""
 
     def __init__(
         self,
@@ -81,57 +83,18 @@ class NvidiaSmiReader(TabularReader):
     ) -> None:
         super().__init__(path, careful=careful)
         self.fields = {field_name(h): h for h in self.header}
-        if APPS_FIELDS & set(self.fields):
-            raise IngestError(
-                "this is a per-process nvidia-smi file (--query-compute-apps or "
-                "--query-accounted-apps); gpu_samples holds one row per GPU and time",
-                where=str(path),
-                hint="ingest --query-gpu output here; per-process rows need the gpu_processes "
-                "table (docs/sources/gpu-telemetry.md, 'Per-process rows')",
-            )
-        if not ({"uuid", "index"} & set(self.fields)):
-            raise IngestError(
-                "neither uuid nor index among the fields: the rows cannot name their GPU",
-                where=f"{path}:1",
-                hint="add uuid (and index) to --query-gpu=...",
-            )
         self.timezone = timezone or "UTC"
         self.host = host or None
         self.fixed_us = gpu.parse_time(scraped_at, "option scraped_at") if scraped_at else None
+
+    def _need_time(self, query: str) -> None:
+        """Refuse a file whose rows would have no time (``query``: the nvidia-smi switch)."""
         if "timestamp" not in self.fields and self.fixed_us is None:
             raise IngestError(
                 "no timestamp field, and no -o scraped_at=TIME",
-                where=f"{path}:1",
-                hint="add timestamp to --query-gpu=..., or give -o scraped_at=2026-11-23T13:55:00Z",
+                where=f"{self.path}:1",
+                hint=f"add timestamp to {query}=..., or give -o scraped_at=2026-11-23T13:55:00Z",
             )
-        self.columns = gpu.BATCH_COLUMNS
-        used = {"timestamp", "index", *TEXT_FIELDS.values(), *LABEL_FIELDS}
-        used |= {f for names in VALUE_FIELDS.values() for f in names}
-        skipped = sorted(set(self.fields) - used)
-        self.notes = [f"times read as {self.timezone} (nvidia-smi writes the machine's local time)"]
-        if skipped:
-            self.notes.append(f"{len(skipped)} field(s) not stored: {', '.join(skipped[:12])}")
-
-    def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
-        n = raw.num_rows
-        errors: Errors = {}
-        text = {name: self._text(raw.column(header)) for name, header in self.fields.items()}
-        arrays: dict[str, pa.Array] = {"ts": self._times(text, n, errors, raw)}
-        arrays["host"] = text.get("hostname", pa.nulls(n, pa.string()))
-        if self.host is not None:
-            arrays["host"] = pc.fill_null(arrays["host"], self.host)
-        arrays["gpu_index"] = self._index(text, n, errors, raw)
-        for column, name in TEXT_FIELDS.items():
-            if column != "host":
-                arrays[column] = text.get(name, pa.nulls(n, pa.string()))
-        for column in ("mig_profile", "mig_instance", "namespace", "pod", "container", "job_id"):
-            arrays[column] = pa.nulls(n, pa.string())
-        arrays["labels"] = self._labels(text, n)
-        for column, how in gpu.VALUE_COLUMNS.items():
-            arrays[column] = self._value(column, how, text=text, n=n, errors=errors, raw=raw)
-        arrays["source"] = pa.array(["nvidia-smi"] * n, pa.string())
-        self._repeated_headers(raw, errors)
-        return self._split(raw, arrays, errors, first_record, progress)
 
     def _text(self, column: pa.Array) -> pa.Array:
         """Trimmed text; bracketed and N/A values as NULL."""
@@ -171,19 +134,9 @@ class NvidiaSmiReader(TabularReader):
             if value == first:
                 errors[i] = [(first, "a repeated CSV header line (not a sample)", value)]
 
-    def _index(
-        self, text: dict[str, pa.Array], n: int, errors: Errors, raw: pa.RecordBatch
-    ) -> pa.Array:
-        if "index" not in text:
-            return pa.nulls(n, pa.int32())
-        values = text["index"]
-        ok = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]+$"), True)
-        bad = {i: "not a GPU index" for i, good in enumerate(ok.to_pylist()) if not good}
-        add_errors(errors, "index", bad, raw.column(self.fields["index"]))
-        return pc.cast(pc.if_else(ok, values, None), pa.int32())
-
-    def _labels(self, text: dict[str, pa.Array], n: int) -> pa.Array:
-        present = [f for f in LABEL_FIELDS if f in text]
+    def _labels(self, text: dict[str, pa.Array], n: int, names: tuple[str, ...]) -> pa.Array:
+        """The fields ``names`` that have a value, as a JSON object per row."""
+        present = [f for f in names if f in text]
         columns = [text[f].to_pylist() for f in present]
         out = []
         for i in range(n):
@@ -191,19 +144,16 @@ class NvidiaSmiReader(TabularReader):
             out.append(json.dumps(pairs, ensure_ascii=False))
         return pa.array(out, pa.string())
 
-    def _value(
+    def _number(
         self,
-        column: str,
+        name: str,
         how: gpu.Check,
         *,
         text: dict[str, pa.Array],
-        n: int,
         errors: Errors,
         raw: pa.RecordBatch,
     ) -> pa.Array:
-        name = next((f for f in VALUE_FIELDS.get(column, ()) if f in text), None)
-        if name is None:
-            return pa.nulls(n, pa.float64())
+        """Field ``name`` as numbers (unit dropped); NULLs counted, bad values recorded."""
         values = pc.replace_substring_regex(text[name], _VALUE_UNIT, "")
         numeric = pc.fill_null(pc.match_substring_regex(values, _NUMBER), True)
         nulls = pc.sum(pc.is_null(text[name])).as_py() or 0
@@ -220,18 +170,106 @@ class NvidiaSmiReader(TabularReader):
         return number
 
 
-def open_nvidia_smi(path: Path, careful: bool = False, **options: object) -> NvidiaSmiReader:
-    def text(name: str) -> str | None:
-        value = options.get(name)
-        return None if value is None else str(value)
+class NvidiaSmiReader(NvidiaSmiCsv):
+    describes = "nvidia-smi --query-gpu=... --format=csv output"
 
-    return NvidiaSmiReader(
-        path,
-        careful=careful,
-        timezone=text("timezone"),
-        host=text("host"),
-        scraped_at=text("scraped_at"),
-    )
+    def __init__(
+        self,
+        path: Path,
+        *,
+        careful: bool = False,
+        timezone: str | None = None,
+        host: str | None = None,
+        scraped_at: str | None = None,
+    ) -> None:
+        super().__init__(path, careful=careful, timezone=timezone, host=host, scraped_at=scraped_at)
+        if APPS_FIELDS & set(self.fields):
+            raise IngestError(
+                "this is a per-process nvidia-smi file (--query-compute-apps or "
+                "--query-accounted-apps); gpu_samples holds one row per GPU and time",
+                where=str(path),
+                hint="ingest it with: aifinops ingest nvidia-smi-apps FILE (-> gpu_processes; "
+                "docs/sources/gpu-telemetry.md, 'Per-process rows')",
+            )
+        if not ({"uuid", "index"} & set(self.fields)):
+            raise IngestError(
+                "neither uuid nor index among the fields: the rows cannot name their GPU",
+                where=f"{path}:1",
+                hint="add uuid (and index) to --query-gpu=...",
+            )
+        self._need_time("--query-gpu")
+        self.columns = gpu.BATCH_COLUMNS
+        used = {"timestamp", "index", *TEXT_FIELDS.values(), *LABEL_FIELDS}
+        used |= {f for names in VALUE_FIELDS.values() for f in names}
+        skipped = sorted(set(self.fields) - used)
+        self.notes = [f"times read as {self.timezone} (nvidia-smi writes the machine's local time)"]
+        if skipped:
+            self.notes.append(f"{len(skipped)} field(s) not stored: {', '.join(skipped[:12])}")
+
+    def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
+        n = raw.num_rows
+        errors: Errors = {}
+        text = {name: self._text(raw.column(header)) for name, header in self.fields.items()}
+        arrays: dict[str, pa.Array] = {"ts": self._times(text, n, errors, raw)}
+        arrays["host"] = text.get("hostname", pa.nulls(n, pa.string()))
+        if self.host is not None:
+            arrays["host"] = pc.fill_null(arrays["host"], self.host)
+        arrays["gpu_index"] = self._index(text, n, errors, raw)
+        for column, name in TEXT_FIELDS.items():
+            if column != "host":
+                arrays[column] = text.get(name, pa.nulls(n, pa.string()))
+        for column in ("mig_profile", "mig_instance", "namespace", "pod", "container", "job_id"):
+            arrays[column] = pa.nulls(n, pa.string())
+        arrays["labels"] = self._labels(text, n, LABEL_FIELDS)
+        for column, how in gpu.VALUE_COLUMNS.items():
+            arrays[column] = self._value(column, how, text=text, n=n, errors=errors, raw=raw)
+        arrays["source"] = pa.array(["nvidia-smi"] * n, pa.string())
+        self._repeated_headers(raw, errors)
+        return self._split(raw, arrays, errors, first_record, progress)
+
+    def _index(
+        self, text: dict[str, pa.Array], n: int, errors: Errors, raw: pa.RecordBatch
+    ) -> pa.Array:
+        if "index" not in text:
+            return pa.nulls(n, pa.int32())
+        values = text["index"]
+        ok = pc.fill_null(pc.match_substring_regex(values, r"^[0-9]+$"), True)
+        bad = {i: "not a GPU index" for i, good in enumerate(ok.to_pylist()) if not good}
+        add_errors(errors, "index", bad, raw.column(self.fields["index"]))
+        return pc.cast(pc.if_else(ok, values, None), pa.int32())
+
+    def _value(
+        self,
+        column: str,
+        how: gpu.Check,
+        *,
+        text: dict[str, pa.Array],
+        n: int,
+        errors: Errors,
+        raw: pa.RecordBatch,
+    ) -> pa.Array:
+        name = next((f for f in VALUE_FIELDS.get(column, ()) if f in text), None)
+        if name is None:
+            return pa.nulls(n, pa.float64())
+        return self._number(name, how, text=text, errors=errors, raw=raw)
+
+
+#: The options of both nvidia-smi CSV sources: name -> help.
+OPTIONS = {
+    "timezone": "time zone of the timestamp field (nvidia-smi writes local time; "
+    "default UTC), e.g. Europe/Paris",
+    "host": "host name when the file has no hostname field (or it is [N/A])",
+    "scraped_at": "time of the rows when the file has no timestamp field",
+}
+
+
+def time_options(options: dict[str, object]) -> dict[str, str | None]:
+    """The ``-o`` values of :data:`OPTIONS` as text (None when not given)."""
+    return {name: None if options.get(name) is None else str(options[name]) for name in OPTIONS}
+
+
+def open_nvidia_smi(path: Path, careful: bool = False, **options: object) -> NvidiaSmiReader:
+    return NvidiaSmiReader(path, careful=careful, **time_options(options))
 
 
 SPEC = register(
@@ -241,12 +279,7 @@ SPEC = register(
         formats=("csv", "csv.gz"),
         table="gpu_samples",
         open=open_nvidia_smi,
-        options={
-            "timezone": "time zone of the timestamp field (nvidia-smi writes local time; "
-            "default UTC), e.g. Europe/Paris",
-            "host": "host name when the file has no hostname field (or it is [N/A])",
-            "scraped_at": "time of the rows when the file has no timestamp field",
-        },
+        options=OPTIONS,
         after_load=gpu.merge_samples,
         export_hint="nvidia-smi --query-gpu=timestamp,hostname,index,uuid,name,... "
         "--format=csv -l 15 > gpus.csv",

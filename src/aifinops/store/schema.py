@@ -150,6 +150,33 @@ CREATE TABLE gpu_samples (
   source VARCHAR NOT NULL,{_FILE_COLUMNS}
 )"""
 
+#: One process on one GPU in one nvidia-smi snapshot (``nvidia-smi-apps`` source; see
+#: docs/sources/gpu-telemetry.md, "Per-process rows"). ``kind`` is ``running``
+#: (``--query-compute-apps``: ``used_memory_mib`` now) or ``accounted`` (``--query-accounted-apps``:
+#: utilisation, peak memory and active time of the process so far; cumulative, so take the latest
+#: snapshot of a pid, never a sum). One row per (ts, host, gpu_uuid, pid, kind) across files and
+#: loads: the latest file wins. Under MIG, ``gpu_uuid`` is the parent GPU. Joined to ``jobs`` by
+#: host + pid + time.
+_GPU_PROCESSES = f"""
+CREATE TABLE gpu_processes (
+  ts TIMESTAMPTZ NOT NULL,
+  host VARCHAR,
+  gpu_uuid VARCHAR,
+  gpu_model VARCHAR,
+  gpu_bus_id VARCHAR,
+  pid BIGINT NOT NULL,
+  process_name VARCHAR,
+  kind VARCHAR NOT NULL,
+  used_memory_mib DOUBLE,
+  gpu_util_pct DOUBLE,
+  mem_util_pct DOUBLE,
+  max_memory_mib DOUBLE,
+  run_time_ms BIGINT,
+  labels VARCHAR,
+  labels_map MAP(VARCHAR, VARCHAR),
+  source VARCHAR NOT NULL,{_FILE_COLUMNS}
+)"""
+
 #: One LLM request, or one usage bucket of an export, with its tokens by kind and its price.
 #: Token kinds are disjoint except ``reasoning_tokens``, which is part of ``output_tokens``.
 #: ``record_type`` is ``usage`` (tokens, priced: ``cost``, ``list_cost``) or ``cost`` (the
@@ -242,6 +269,7 @@ CREATE TABLE storage_objects (
 #: The usage tables beside ``costs`` and the time column each is read by (for ``status``).
 USAGE_TABLES = {
     "gpu_samples": "ts",
+    "gpu_processes": "ts",
     "llm_usage": "start_time",
     "jobs": "start_time",
     "business_metrics": "period_start",
@@ -257,7 +285,14 @@ DERIVED: dict[str, dict[str, tuple[str, str]]] = {
     },
     **{
         table: {"labels_map": ("labels", json_map("labels"))}
-        for table in ("gpu_samples", "llm_usage", "jobs", "business_metrics", "storage_objects")
+        for table in (
+            "gpu_samples",
+            "gpu_processes",
+            "llm_usage",
+            "jobs",
+            "business_metrics",
+            "storage_objects",
+        )
     },
 }
 
@@ -280,7 +315,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         _QUARANTINE,
         view_ddl(),
     ),
-    (_GPU_SAMPLES, _LLM_USAGE, _JOBS, _BUSINESS_METRICS, _STORAGE_OBJECTS),
+    (_GPU_SAMPLES, _LLM_USAGE, _JOBS, _BUSINESS_METRICS, _STORAGE_OBJECTS, _GPU_PROCESSES),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)
