@@ -194,6 +194,27 @@ class Catalog:
         assert cached is None or isinstance(cached, Price)
         return cached
 
+    def tier_starts(
+        self,
+        provider: str,
+        model: str,
+        when: datetime,
+        *,
+        batch: bool = False,
+        service_tier: str | None = None,
+    ) -> tuple[int, ...] | None:
+        """The prompt sizes above which a higher price tier starts (ascending; empty when the
+        price has no tiers), or ``None`` for a model nobody priced. A request of ``n`` prompt
+        tokens pays tier ``sum(n > start for start in starts)``: :meth:`price` with
+        ``prompt_tokens`` ``starts[tier - 1] + 1`` (0 for the base tier) gives its price."""
+        key = (provider, model, when.replace(second=0, microsecond=0), batch, service_tier)
+        cached: Price | _Tiered | None = self._prices.get(key, _MISSING)
+        if cached is _MISSING:
+            cached = self._prices[key] = self._resolve(provider, model, key[2], batch, service_tier)
+        if cached is None:
+            return None
+        return tuple(cached._starts) if isinstance(cached, _Tiered) else ()
+
     def _resolve(
         self, provider: str, model: str, when: datetime, batch: bool, service_tier: str | None
     ) -> Price | _Tiered | None:

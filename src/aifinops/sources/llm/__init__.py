@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aifinops.sources.base import SourceReader, SourceSpec, register
 from aifinops.sources.llm import anthropic, litellm, openai, otel
+from aifinops.sources.llm.common import first_char
 from aifinops.sources.llm.costs import derive_costs
 from aifinops.sources.llm.reader import COMMON_OPTIONS, UsageReader
 
@@ -21,6 +22,8 @@ REQUEST_KEYS = ("source", "request_id")
 
 def _factory(cls: type[UsageReader]) -> object:
     def open_reader(path: Path, careful: bool = False, **options: object) -> SourceReader:
+        if cls is litellm.LiteLLMReader and first_char(path) not in "[{":
+            return litellm.LiteLLMCsvReader(path, careful=careful, **options)
         return cls(path, careful=careful, **options)
 
     return open_reader

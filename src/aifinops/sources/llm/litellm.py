@@ -14,12 +14,24 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from collections import Counter
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from aifinops.errors import IngestError
+from aifinops.model.prices import Catalog
+from aifinops.sources.base import Batch
+from aifinops.sources.convert import DECIMAL, to_timestamp
 from aifinops.sources.llm.common import (
+    COLUMNS,
     Record,
+    Rows,
     as_decimal,
     as_int,
     as_text,
@@ -29,8 +41,14 @@ from aifinops.sources.llm.common import (
     json_lines,
     labels_from,
     load_json,
+    price_rules,
+    unknown_note,
+    vendor_note,
 )
-from aifinops.sources.llm.reader import Bad, Item, UsageReader
+from aifinops.sources.llm.reader import Bad, Item, UsageReader, _tolerance
+from aifinops.sources.llm.vector import counts, price_block
+from aifinops.sources.native import BlockSql
+from aifinops.sources.tabular import TabularReader
 
 _TRUE = ("true", "t", "1", "yes")
 
@@ -84,57 +102,60 @@ class LiteLLMReader(UsageReader):
         return Item(number, line, where, row, parsed)
 
     def read(self, row: dict[str, Any]) -> Record:
-        metadata = _json_object(row, "metadata")
-        usage = _object(metadata.get("usage_object"))
-        prompt = _count(row, "prompt_tokens")
-        completion = _count(row, "completion_tokens")
-        prompt_details = _object(usage.get("prompt_tokens_details"))
-        completion_details = _object(usage.get("completion_tokens_details"))
-        cache_read = _count(usage, "cache_read_input_tokens") or _count(
-            prompt_details, "cached_tokens"
-        )
-        cache_write = _count(usage, "cache_creation_input_tokens")
-        reasoning = _count(completion_details, "reasoning_tokens")
-        if prompt is not None and prompt < 0:
-            raise _BadField("prompt_tokens", f"negative token count {prompt}", prompt)
-        uncached = None if prompt is None else prompt - (cache_read or 0) - (cache_write or 0)
-        if uncached is not None and uncached < 0:
-            raise _BadField("prompt_tokens", "fewer prompt tokens than cached ones", prompt)
-        provider, model = _provider_model(row)
-        try:
-            start = as_time(row.get("startTime") or row.get("start_time"))
-            end = as_time(row.get("endTime") or row.get("end_time"))
-            spend = as_decimal(row.get("spend"))
-        except ValueError as exc:
-            raise _BadField("startTime/spend", str(exc)) from None
-        cache_hit = str(row.get("cache_hit") or "").lower() in _TRUE
-        labels = _labels(row, metadata)
-        if cache_hit:
-            labels["litellm_cache_hit"] = "true"
-        return Record(
-            start_time=start,
-            end_time=end,
-            provider=provider,
-            model=model,
-            request_id=as_text(row.get("request_id")),
-            requests=1,
-            tokens={
-                "uncached_input_tokens": uncached,
-                "cache_read_tokens": cache_read,
-                "cache_write_5m_tokens": cache_write,
-                "output_tokens": completion,
-                "reasoning_tokens": reasoning,
-            },
-            organization_id=as_text(row.get("organization_id"))
-            or as_text(metadata.get("user_api_key_org_id")),
-            api_key_id=as_text(row.get("api_key")),
-            user_id=as_text(row.get("user")) or as_text(metadata.get("user_api_key_user_id")),
-            vendor_cost=spend,
-            vendor_currency="USD" if spend is not None else None,
-            labels=labels,
-            free="LiteLLM cache hit (no provider call)" if cache_hit else None,
-            names={"uncached_input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"},
-        )
+        return read_row(row)
+
+
+def read_row(row: dict[str, Any]) -> Record:
+    """One spend log row (CSV text or JSON values) as a record; raises _BadField."""
+    metadata = _json_object(row, "metadata")
+    usage = _object(metadata.get("usage_object"))
+    prompt = _count(row, "prompt_tokens")
+    completion = _count(row, "completion_tokens")
+    prompt_details = _object(usage.get("prompt_tokens_details"))
+    completion_details = _object(usage.get("completion_tokens_details"))
+    cache_read = _count(usage, "cache_read_input_tokens") or _count(prompt_details, "cached_tokens")
+    cache_write = _count(usage, "cache_creation_input_tokens")
+    reasoning = _count(completion_details, "reasoning_tokens")
+    if prompt is not None and prompt < 0:
+        raise _BadField("prompt_tokens", f"negative token count {prompt}", prompt)
+    uncached = None if prompt is None else prompt - (cache_read or 0) - (cache_write or 0)
+    if uncached is not None and uncached < 0:
+        raise _BadField("prompt_tokens", "fewer prompt tokens than cached ones", prompt)
+    provider, model = _provider_model(row)
+    try:
+        start = as_time(row.get("startTime") or row.get("start_time"))
+        end = as_time(row.get("endTime") or row.get("end_time"))
+        spend = as_decimal(row.get("spend"))
+    except ValueError as exc:
+        raise _BadField("startTime/spend", str(exc)) from None
+    cache_hit = str(row.get("cache_hit") or "").lower() in _TRUE
+    labels = _labels(row, metadata)
+    if cache_hit:
+        labels["litellm_cache_hit"] = "true"
+    return Record(
+        start_time=start,
+        end_time=end,
+        provider=provider,
+        model=model,
+        request_id=as_text(row.get("request_id")),
+        requests=1,
+        tokens={
+            "uncached_input_tokens": uncached,
+            "cache_read_tokens": cache_read,
+            "cache_write_5m_tokens": cache_write,
+            "output_tokens": completion,
+            "reasoning_tokens": reasoning,
+        },
+        organization_id=as_text(row.get("organization_id"))
+        or as_text(metadata.get("user_api_key_org_id")),
+        api_key_id=as_text(row.get("api_key")),
+        user_id=as_text(row.get("user")) or as_text(metadata.get("user_api_key_user_id")),
+        vendor_cost=spend,
+        vendor_currency="USD" if spend is not None else None,
+        labels=labels,
+        free="LiteLLM cache hit (no provider call)" if cache_hit else None,
+        names={"uncached_input_tokens": "prompt_tokens", "output_tokens": "completion_tokens"},
+    )
 
 
 class _BadField(Exception):
@@ -200,3 +221,314 @@ def _labels(row: Mapping[str, Any], metadata: Mapping[str, Any]) -> dict[str, st
 
 
 OPTIONS: dict[str, str] = {}
+
+
+# -- CSV exports: the table read in blocks, most rows converted at once ------------------------
+
+#: JSON paths into ``metadata`` the rows need, in the order :data:`_SQL` reads them
+_PATHS = (
+    "$.usage_object.cache_read_input_tokens",
+    "$.usage_object.prompt_tokens_details.cached_tokens",
+    "$.usage_object.cache_creation_input_tokens",
+    "$.usage_object.completion_tokens_details.reasoning_tokens",
+    "$.user_api_key_org_id",
+    "$.user_api_key_user_id",
+    "$.user_api_key_team_id",
+    "$.user_api_key_team_alias",
+    "$.user_api_key_alias",
+    "$.spend_logs_metadata",
+)
+_COUNTS = ("cache_read", "cached", "cache_write", "reasoning")
+_TEXTS = ("org", "user")
+_LABEL_JSON = ("team_id", "team_alias", "key_alias", "spend_meta")
+_META = ("user_api_key_team_id", "user_api_key_team_alias", "user_api_key_alias",
+         "spend_logs_metadata")  # fmt: skip
+
+
+def _metadata_sql() -> str:
+    paths = ", ".join(f"'{p}'" for p in _PATHS)
+    parts = ["metadata IS NOT NULL AND j IS NULL AS bad_json"]
+    for k, name in enumerate(_COUNTS, start=1):
+        kind = f"json_type(j[{k}])"
+        parts.append(f"TRY_CAST(j[{k}] AS BIGINT) AS {name}")
+        parts.append(
+            f"coalesce({kind} = 'NULL' OR ({kind} IN ('BIGINT', 'UBIGINT') "
+            f"AND TRY_CAST(j[{k}] AS BIGINT) IS NOT NULL), true) AS {name}_ok"
+        )
+    for k, name in enumerate(_TEXTS, start=len(_COUNTS) + 1):
+        kind = f"json_type(j[{k}])"
+        parts.append(
+            f"CASE WHEN {kind} = 'VARCHAR' THEN json_extract_string(j[{k}], '$') END AS {name}"
+        )
+        parts.append(f"coalesce({kind} IN ('VARCHAR', 'NULL'), true) AS {name}_ok")
+    for k, name in enumerate(_LABEL_JSON, start=len(_COUNTS) + len(_TEXTS) + 1):
+        parts.append(f"CAST(j[{k}] AS VARCHAR) AS {name}")
+    return (
+        f"SELECT {', '.join(parts)} FROM "
+        f"(SELECT metadata, try(json_extract(metadata, [{paths}])) AS j FROM block)"
+    )
+
+
+_SQL = _metadata_sql()
+_INT = r"^-?[0-9]{1,18}$"
+_MONEY = r"^-?[0-9]{1,20}(\.[0-9]{1,18})?$"
+_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})?$"
+)
+_FREE = "LiteLLM cache hit (no provider call)"
+_USED = ("request_id", "startTime", "start_time", "endTime", "end_time", "model",
+         "custom_llm_provider", "prompt_tokens", "completion_tokens", "spend", "api_key", "user",
+         "team_id", "organization_id", "end_user", "cache_hit", "request_tags", "metadata",
+         "model_group")  # fmt: skip
+
+
+class LiteLLMCsvReader(TabularReader):
+    """The ``LiteLLM_SpendLogs`` table as CSV (or CSV.gz, Parquet), read in blocks.
+
+    Each block is converted at once: the ``metadata`` JSON by DuckDB, the text columns by Arrow,
+    the labels once per distinct combination, the prices once per model and minute
+    (:func:`~aifinops.sources.llm.vector.price_block`). A row that is not plain (a value the fast
+    path does not read exactly as :func:`read_row` does, a problem, an unknown model) goes
+    through :func:`read_row` and :class:`~aifinops.sources.llm.common.Rows`, so rows and
+    rejections are those of the one-by-one reader.
+    """
+
+    source = "litellm"
+    describes = "a LiteLLM spend log export (the LiteLLM_SpendLogs table as CSV)"
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        careful: bool = False,
+        prices: object = None,
+        tolerance: object = None,
+        **options: object,
+    ) -> None:
+        self._sql = BlockSql()
+        super().__init__(path, careful=careful)
+        if "model" not in self.header:
+            raise IngestError(
+                "not a LiteLLM spend log export: no 'model' column in the header",
+                where=f"{self.path}:1",
+                hint="export the LiteLLM_SpendLogs table with its header (docs/sources/llm.md)",
+            )
+        self.options = options
+        self.columns = tuple(COLUMNS)
+        self.catalog = Catalog(price_rules(prices))
+        self.tolerance = _tolerance(tolerance)
+        self._labels: dict[tuple[object, ...], str] = {}
+        self.unknown: Counter[str] = Counter()
+        self.vendor_totals = [Decimal(0), Decimal(0)]
+
+    def batches(self) -> Iterator[Batch]:
+        self.unknown = Counter()
+        self.vendor_totals = [Decimal(0), Decimal(0)]
+        self.notes.clear()
+        yield from super().batches()
+        self.notes.extend(unknown_note(self.unknown))
+        ours, vendor = self.vendor_totals
+        if vendor or ours:
+            self.notes.extend(vendor_note(ours, vendor, self.tolerance))
+
+    def close(self) -> None:
+        self._sql.close()
+        super().close()
+
+    def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
+        n = raw.num_rows
+        col = {name: _column(raw, name) for name in _USED}
+        meta = self._sql(_SQL, pa.table({"metadata": col["metadata"]}))
+        slow = _flag(meta.column("bad_json"))
+        for name in (*_COUNTS, *_TEXTS):
+            slow |= ~_flag(meta.column(f"{name}_ok"))
+        prompt, bad = _ints(col["prompt_tokens"])
+        slow |= bad
+        completion, bad = _ints(col["completion_tokens"])
+        slow |= bad
+        first = meta.column("cache_read")
+        cache_read = pc.if_else(pc.fill_null(pc.not_equal(first, 0), False), first,
+                                meta.column("cached"))  # fmt: skip
+        cache_write = meta.column("cache_write").combine_chunks()
+        reasoning = meta.column("reasoning").combine_chunks()
+        uncached = pc.subtract(
+            pc.subtract(prompt, pc.fill_null(cache_read, 0)), pc.fill_null(cache_write, 0)
+        )
+        for values in (prompt, uncached, cache_read, cache_write, reasoning, completion):
+            slow |= _flag(pc.less(values, 0))
+        slow |= _flag(pc.greater(pc.fill_null(reasoning, 0), pc.fill_null(completion, 0)))
+        start, bad = _times(pc.coalesce(col["startTime"], col["start_time"]), required=True)
+        slow |= bad
+        end, bad = _times(pc.coalesce(col["endTime"], col["end_time"]), required=False)
+        slow |= bad
+        spend, bad = _money(col["spend"])
+        slow |= bad
+        provider, model, bad = _provider_model_block(col["model"], col["custom_llm_provider"])
+        slow |= bad
+        hit = pc.is_in(pc.utf8_lower(col["cache_hit"]), pa.array(_TRUE))
+        free = _flag(hit)
+        request_id = col["request_id"]
+        tokens = {"uncached_input_tokens": uncached, "cache_read_tokens": cache_read,
+                  "cache_write_5m_tokens": cache_write, "output_tokens": completion,
+                  "reasoning_tokens": reasoning}  # fmt: skip
+        input_sum = sum(counts(tokens[k], n) for k in ("uncached_input_tokens",
+                        "cache_read_tokens", "cache_write_5m_tokens"))  # fmt: skip
+        prompt_size = np.where(_flag(pc.is_null(request_id)), 0, input_sum)
+        priced = price_block(self.catalog, provider, model, start, tokens, prompt=prompt_size,
+                             free=free, free_source=_FREE, skip=slow)  # fmt: skip
+        slow |= priced.slow
+        labels = self._label_column(col, meta, free)
+        nulls = pa.nulls(n, pa.string())
+        fast = {
+            "start_time": start, "end_time": end, "record_type": pa.repeat("usage", n),
+            "provider": provider, "model": model, "request_id": request_id,
+            "requests": pa.repeat(1, n), **tokens, "cache_write_1h_tokens": pa.nulls(n, pa.int64()),
+            "organization_id": pc.coalesce(col["organization_id"], meta.column("org")),
+            "project_id": nulls, "workspace_id": nulls, "api_key_id": col["api_key"],
+            "user_id": pc.coalesce(col["user"], meta.column("user")),
+            "service_tier": nulls, "batch": pa.nulls(n, pa.bool_()),
+            "cost": priced.cost, "list_cost": priced.list_cost, "currency": priced.currency,
+            "price_source": priced.price_source, "vendor_cost": spend,
+            "vendor_list_cost": pa.nulls(n, DECIMAL),
+            "vendor_currency": pc.if_else(pc.is_valid(spend), "USD", pa.scalar(None, pa.string())),
+            "line_item": nulls, "labels": labels, "source": pa.repeat(self.source, n),
+            "x_SourceRecord": pa.array(np.arange(first_record, first_record + n)),
+        }  # fmt: skip
+        table = pa.table(
+            {name: pc.cast(_chunk(fast[name]), kind) for name, kind in COLUMNS.items()}
+        )
+        good = ~slow
+        billed = good & ~free & ~_flag(pc.is_null(spend))
+        if billed.any():
+            mask = pa.array(billed)
+            self.vendor_totals[0] += pc.sum(pc.filter(table["cost"], mask)).as_py() or 0
+            self.vendor_totals[1] += pc.sum(pc.filter(table["vendor_cost"], mask)).as_py() or 0
+        if not slow.any():
+            return Batch(table, [], progress)
+        rows = self._slow_rows(raw, np.flatnonzero(slow), first_record)
+        rejected = rows.rejected
+        slow_table = rows.batch(progress).table
+        parts = [table.filter(pa.array(good))] + ([slow_table] if slow_table else [])
+        merged = pa.concat_tables(parts)
+        order = pc.sort_indices(merged, [("x_SourceRecord", "ascending")])
+        return Batch(merged.take(order), rejected, progress)
+
+    def _slow_rows(self, raw: pa.RecordBatch, positions: np.ndarray, first_record: int) -> Rows:
+        """The rows at ``positions`` read one by one, as the JSON exports are."""
+        rows = Rows(self.source, self.catalog, self.unknown)
+        names = raw.schema.names
+        values = raw.take(pa.array(positions)).to_pylist()
+        for position, value in zip(positions.tolist(), values, strict=True):
+            row = {name: "" if value[name] is None else value[name] for name in names}
+            number = first_record + position
+            try:
+                record = read_row(row)
+            except _BadField as exc:
+                rows.reject(number, None, exc.field, exc.reason, exc.value, row)
+                continue
+            rows.add(record, number, None, "", row)
+        ours, vendor = rows.vendor_totals
+        self.vendor_totals[0] += ours
+        self.vendor_totals[1] += vendor
+        return rows
+
+    def _label_column(self, col: dict[str, pa.Array], meta: pa.Table, free: np.ndarray) -> pa.Array:
+        """``labels`` of each row, worked out once per distinct combination of what they are
+        made of."""
+        parts = [col["team_id"], col["end_user"], col["model_group"], col["request_tags"],
+                 *(meta.column(k).combine_chunks() for k in _LABEL_JSON),
+                 pa.array(free).cast(pa.string())]  # fmt: skip
+        key = pc.binary_join_element_wise(
+            *parts, "\x00", null_handling="replace", null_replacement="\x01"
+        )
+        encoded = pc.dictionary_encode(key)
+        indices = encoded.indices.to_numpy(zero_copy_only=False)
+        _, first = np.unique(indices, return_index=True)
+        at = pa.array(first)
+        picked = [part.take(at).to_pylist() for part in parts]
+        texts = []
+        for values in zip(*picked, strict=True):
+            text = self._labels.get(values)
+            if text is None:
+                text = self._labels[values] = _label_text(values)
+            texts.append(text)
+        return pa.array(texts, pa.string()).take(encoded.indices)
+
+
+def _label_text(values: tuple[object, ...]) -> str:
+    team_id, end_user, model_group, tags, *meta_json, hit = values
+    row = {"team_id": team_id, "end_user": end_user, "model_group": model_group,
+           "request_tags": tags}  # fmt: skip
+    metadata = {
+        name: json.loads(str(text)) for name, text in zip(_META, meta_json, strict=True) if text
+    }
+    labels = _labels(row, metadata)
+    if hit == "true":
+        labels["litellm_cache_hit"] = "true"
+    return json.dumps(labels, sort_keys=True, ensure_ascii=False)
+
+
+def _column(raw: pa.RecordBatch, name: str) -> pa.Array:
+    index = raw.schema.get_field_index(name)
+    if index < 0:
+        return pa.nulls(raw.num_rows, pa.string())
+    column = raw.column(index)
+    return column if pa.types.is_string(column.type) else pc.cast(column, pa.string())
+
+
+def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return values.combine_chunks() if isinstance(values, pa.ChunkedArray) else values
+
+
+def _flag(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A boolean column as numbers, missing as False."""
+    filled = pc.fill_null(_chunk(values), False)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _ints(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Counts written as plain integers, and the rows written otherwise."""
+    plain = pc.match_substring_regex(text, _INT)
+    bad = _flag(pc.invert(plain))
+    return pc.cast(pc.if_else(plain, text, None), pa.int64()), bad
+
+
+def _money(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    plain = pc.match_substring_regex(text, _MONEY)
+    bad = _flag(pc.invert(plain))
+    return pc.cast(pc.if_else(plain, text, None), DECIMAL), bad
+
+
+def _times(text: pa.Array, *, required: bool) -> tuple[pa.Array, np.ndarray]:
+    plain = pc.match_substring_regex(text, _TIME)
+    bad = _flag(pc.invert(plain))
+    if required:
+        bad |= _flag(pc.is_null(text))
+    converted = to_timestamp(pc.if_else(plain, text, None))
+    if converted.errors:
+        bad[list(converted.errors)] = True
+    return converted.values, bad
+
+
+def _provider_model_block(
+    model: pa.Array, provider: pa.Array
+) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """:func:`_provider_model` over a block; rows with non-ASCII names are left to it."""
+    bad = _flag(pc.invert(pc.string_is_ascii(model))) | _flag(
+        pc.invert(pc.string_is_ascii(provider))
+    )
+    split = pc.split_pattern(model, "/", max_splits=1)
+    has_slash = _flag(pc.greater(pc.list_value_length(split), 1))
+    prefix = pc.list_element(split, 0)
+    rest = pc.if_else(
+        pa.array(has_slash), pc.list_element(pc.if_else(pa.array(has_slash), split, None), 1), None
+    )
+    same = pc.fill_null(pc.equal(pc.utf8_lower(provider), pc.utf8_lower(prefix)), False)
+    use_prefix = pa.array(has_slash & (_flag(pc.is_null(provider)) | _flag(same)))
+    out_provider = pc.if_else(
+        use_prefix, pc.utf8_lower(prefix), pc.utf8_lower(pc.fill_null(provider, "unknown"))
+    )
+    out_model = pc.if_else(use_prefix, rest, model)
+    bad |= _flag(pc.is_null(out_model)) | _flag(pc.equal(out_model, ""))
+    return out_provider, out_model, bad
