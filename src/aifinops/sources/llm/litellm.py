@@ -321,6 +321,8 @@ class LiteLLMCsvReader(TabularReader):
         self._labels: dict[tuple[object, ...], str] = {}
         self.unknown: Counter[str] = Counter()
         self.vendor_totals = [Decimal(0), Decimal(0)]
+        #: rows read one by one (not plain enough for the block path), for tests and benchmarks
+        self.one_by_one = 0
 
     def batches(self) -> Iterator[Batch]:
         self.unknown = Counter()
@@ -417,6 +419,7 @@ class LiteLLMCsvReader(TabularReader):
     def _slow_rows(self, raw: pa.RecordBatch, positions: np.ndarray, first_record: int) -> Rows:
         """The rows at ``positions`` read one by one, as the JSON exports are."""
         rows = Rows(self.source, self.catalog, self.unknown)
+        self.one_by_one += len(positions)
         names = raw.schema.names
         values = raw.take(pa.array(positions)).to_pylist()
         for position, value in zip(positions.tolist(), values, strict=True):

@@ -1,0 +1,217 @@
+"""The block (fast) readers of LiteLLM CSV and OTel JSON Lines against the one-by-one reader.
+
+Each file mixes plain rows (converted a block at once) with rows the fast path must hand to the
+one-by-one reader (odd numbers, bad JSON, unknown models, non-ASCII names, problems). Rows,
+prices and rejections must be exactly those of reading the same records one at a time.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from aifinops.model.prices import Catalog, ModelOverride, PriceRules
+from aifinops.sources.llm.common import Rows
+from aifinops.sources.llm.litellm import LiteLLMCsvReader, _BadField, read_row
+
+HEADER = ["request_id", "api_key", "spend", "prompt_tokens", "completion_tokens", "startTime",
+          "endTime", "model", "model_group", "custom_llm_provider", "user", "metadata",
+          "cache_hit", "request_tags", "team_id", "organization_id", "end_user"]  # fmt: skip
+
+
+def _meta(**usage: object) -> str:
+    return json.dumps({
+        "user_api_key_alias": "svc", "user_api_key_team_alias": "search",
+        "user_api_key_user_id": "u-meta", "spend_logs_metadata": {"project": "p1", "n": 3},
+        "usage_object": usage,
+    })  # fmt: skip
+
+
+def _row(i: int, **over: object) -> list[str]:
+    values: dict[str, object] = {
+        "request_id": f"r{i}", "api_key": "k", "spend": "0.001", "prompt_tokens": "1000",
+        "completion_tokens": "500", "startTime": "2026-11-02 10:15:01.123000+00:00",
+        "endTime": "2026-11-02T10:15:02Z", "model": "gpt-4o-mini", "model_group": "g",
+        "custom_llm_provider": "openai", "user": "", "cache_hit": "False",
+        "request_tags": '["env:prod", "solo"]', "team_id": "", "organization_id": "",
+        "end_user": "",
+        "metadata": _meta(prompt_tokens_details={"cached_tokens": 200},
+                          completion_tokens_details={"reasoning_tokens": 10}),
+    }  # fmt: skip
+    values.update(over)
+    return ["" if values[h] is None else str(values[h]) for h in HEADER]
+
+
+ROWS = [
+    _row(1),
+    _row(
+        2,
+        model="anthropic/claude-sonnet-4-5",
+        custom_llm_provider="anthropic",
+        prompt_tokens="250000",
+        metadata=_meta(cache_read_input_tokens=1000, cache_creation_input_tokens=2000),
+    ),  # tier
+    _row(
+        3,
+        model="anthropic/claude-sonnet-4-5",
+        custom_llm_provider="",
+        prompt_tokens="150000",
+        request_id="",
+    ),  # no request id: the base tier
+    _row(4, model="o3", startTime="2025-06-09 23:59:00", endTime=""),  # old o3 price
+    _row(5, model="o3", startTime="2025-06-10T00:00:00+02:00"),  # still June 9 in UTC
+    _row(6, model="openai/o3", startTime="2025-06-10T08:00:00Z"),
+    _row(7, cache_hit="True", model="no-such-model"),  # a cache hit is free, even unknown
+    _row(8, model="hosted_vllm/llama-3.1-70b-instruct", custom_llm_provider=""),  # unknown
+    _row(9, prompt_tokens="-5"),
+    _row(10, prompt_tokens="100"),  # fewer prompt tokens than cached
+    _row(11, prompt_tokens="12.0", completion_tokens=" 7 "),  # odd numbers, one by one
+    _row(12, metadata="{not json"),
+    _row(13, metadata=_meta(cache_read_input_tokens=0, prompt_tokens_details={"cached_tokens": 3})),
+    _row(14, metadata=_meta(cache_read_input_tokens=5.0)),  # a float count, one by one
+    _row(15, metadata=_meta(completion_tokens_details={"reasoning_tokens": 900})),
+    _row(16, model="gpt-4o-mïni"),  # non-ASCII: one by one (and unknown)
+    _row(17, startTime="yesterday"),
+    _row(18, startTime=""),
+    _row(19, spend="1e-3"),
+    _row(
+        20,
+        spend="",
+        user="u-row",
+        organization_id="org-1",
+        team_id="t-row",
+        end_user="someone",
+        request_tags="",
+    ),
+    _row(21, model="", custom_llm_provider="openai"),
+    _row(22, model="Anthropic/claude-haiku-4-5", custom_llm_provider="ANTHROPIC"),
+    _row(23, model="mistral/mistral-large-latest", custom_llm_provider="openai"),
+    _row(24, metadata=json.dumps({"user_api_key_org_id": 7, "user_api_key_team_alias": 1.5})),
+    _row(25, metadata=""),
+    _row(26, cache_hit="TRUE", metadata=json.dumps({"user_api_key_org_id": "org-meta"})),
+    _row(27, prompt_tokens="", completion_tokens=""),
+    _row(28, model="gemini-2.5-flash", custom_llm_provider="vertex_ai"),
+    _row(29, model="openai/gpt-4o-mini", custom_llm_provider="azure"),
+    _row(30, model="claude-sonnet-4-5", custom_llm_provider="anthropic", prompt_tokens="200000"),
+    _row(31, model="claude-sonnet-4-5", custom_llm_provider="anthropic", prompt_tokens="200001"),
+]
+
+
+def _write(path: Path, rows: list[list[str]]) -> Path:
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        writer.writerows(rows)
+    return path
+
+
+def _one_by_one(path: Path, rules: PriceRules) -> tuple[pa.Table, list[tuple[object, ...]]]:
+    """The reference: each record through read_row and Rows, as the JSON exports are read."""
+    rows = Rows("litellm", Catalog(rules), Counter())
+    with path.open(newline="") as fh:
+        for number, row in enumerate(csv.DictReader(fh), start=1):
+            try:
+                record = read_row(row)
+            except _BadField as exc:
+                rows.reject(number, None, exc.field, exc.reason, exc.value, row)
+                continue
+            rows.add(record, number, None, "", row)
+    batch = rows.batch(1.0)
+    assert batch.table is not None
+    return batch.table, [_rejection(r) for r in batch.rejected]
+
+
+def _rejection(r: object) -> tuple[object, ...]:
+    return (r.record, r.column, r.reason, r.value)  # type: ignore[attr-defined]
+
+
+def _fast(
+    path: Path, rules: PriceRules, one_by_one: int | None = None
+) -> tuple[pa.Table, list[tuple[object, ...]], list[str]]:
+    reader = LiteLLMCsvReader(path, prices=rules)
+    tables, rejected = [], []
+    for batch in reader.batches():
+        if batch.table is not None:
+            tables.append(batch.table)
+        rejected += [_rejection(r) for r in batch.rejected]
+    if one_by_one is not None:
+        assert reader.one_by_one == one_by_one
+    return pa.concat_tables(tables), rejected, reader.notes
+
+
+RULES = [
+    PriceRules(),
+    PriceRules(
+        discounts={"anthropic": Decimal("15"), "openai/o3": Decimal("33.3")},
+        models={
+            "hosted_vllm/llama-3.1-70b-*": ModelOverride(
+                input=Decimal("0.2"), output=Decimal("0.6")
+            )
+        },
+    ),
+]
+
+
+@pytest.mark.parametrize("rules", RULES, ids=["catalog", "discounts-and-overrides"])
+def test_litellm_csv_blocks_read_exactly_as_one_by_one(tmp_path: Path, rules: PriceRules) -> None:
+    path = _write(tmp_path / "spend.csv", ROWS)
+    expected, expected_rejected = _one_by_one(path, rules)
+    got, rejected, _ = _fast(path, rules)
+    assert rejected == expected_rejected
+    assert got.column_names == expected.column_names
+    for name in expected.column_names:
+        assert got[name].to_pylist() == expected[name].to_pylist(), name
+    assert got.num_rows + len(rejected) == len(ROWS)
+    assert len(rejected) >= 8  # the problem rows above really are problems
+
+
+def test_litellm_csv_fast_path_prices_many_rows_as_one_by_one(tmp_path: Path) -> None:
+    """Several blocks' worth of plain rows over many minutes, models and tiers."""
+    models = [("openai", "gpt-4o-mini"), ("openai", "o3"), ("anthropic", "claude-sonnet-4-5"),
+              ("google", "gemini-2.5-flash"), ("anthropic", "claude-haiku-4-5")]  # fmt: skip
+    rows = []
+    for i in range(3000):
+        provider, model = models[i % len(models)]
+        minute = i % 600
+        rows.append(_row(
+            i, model=f"{provider}/{model}", custom_llm_provider=provider,
+            prompt_tokens=str(1000 + (i * 7919) % 400_000), completion_tokens=str(i % 3000),
+            startTime=f"2025-06-{9 + i % 3:02d} {minute // 60:02d}:{minute % 60:02d}:00+00:00",
+            metadata=_meta(cache_read_input_tokens=i % 500, cache_creation_input_tokens=i % 300,
+                           completion_tokens_details={"reasoning_tokens": i % 2}),
+            cache_hit="True" if i % 97 == 0 else "False",
+        ))  # fmt: skip
+    path = _write(tmp_path / "many.csv", rows)
+    for rules in RULES:
+        expected, expected_rejected = _one_by_one(path, rules)
+        got, rejected, _ = _fast(path, rules, one_by_one=0)  # all in blocks
+        assert rejected == expected_rejected
+        for name in expected.column_names:
+            assert got[name].to_pylist() == expected[name].to_pylist(), name
+
+
+def test_csv_literal_null_text_reads_as_missing(tmp_path: Path) -> None:
+    """A deliberate difference from the one-by-one reader: unquoted NULL/null in a CSV export is
+    a missing value, as in every CSV source (TabularReader)."""
+    path = _write(tmp_path / "nulls.csv", [_row(1, organization_id="NULL", user="null")])
+    got, rejected, _ = _fast(path, PriceRules())
+    assert not rejected
+    assert got["organization_id"].to_pylist() == [None]
+    assert got["user_id"].to_pylist() == ["u-meta"]
+
+
+def test_csv_vendor_note_counts_fast_and_one_by_one_rows(tmp_path: Path) -> None:
+    path = _write(tmp_path / "spend.csv", ROWS)
+    _, _, notes = _fast(path, PriceRules())
+    assert any(n.startswith("priced cost ") for n in notes), notes
+    assert any("unknown model(s) quarantined" in n for n in notes), notes
+    text = io.StringIO()
+    text.write(" ".join(notes))
+    assert "hosted_vllm/llama-3.1-70b-instruct (1 rows)" in text.getvalue()
