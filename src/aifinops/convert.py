@@ -39,6 +39,8 @@ from aifinops.store.export import EXPORT_VERSIONS
 from aifinops.store.schema import INTERNAL_COLUMNS
 
 OUT_FORMATS = (".parquet", ".csv")
+#: Parquet compression of converted files (see bench/RESULTS.md for the measured choice)
+PARQUET_COMPRESSION = "zstd"
 REJECTED_HEADER = ("file", "record", "line", "column", "reason", "value", "raw")
 
 
@@ -236,37 +238,61 @@ def _output_columns(version: FocusVersion, readers: list[SourceReader]) -> dict[
 
 
 class _Writer:
-    """Appends batches shaped as the output's columns to a Parquet or CSV file."""
+    """Appends batches shaped as the output's columns to a Parquet or CSV file.
+
+    Parquet: a text column that arrives dictionary-encoded (see ``sources.coded_text``) in the
+    first batch is written as dictionary and indices, as it is; the file is written without
+    Arrow's schema, so readers see plain text either way.
+    """
 
     def __init__(self, out: Path, columns: dict[str, pa.DataType]) -> None:
         self.out = out
         self.csv = out.suffix.lower() == ".csv"
         self.columns = columns
         self.schema = pa.schema([(n, pa.string() if self.csv else t) for n, t in columns.items()])
-        self._writer: pq.ParquetWriter | pacsv.CSVWriter
+        self._writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
         if self.csv:
             self._writer = pacsv.CSVWriter(str(out), self.schema)
-        else:
-            # Statistics on times and amounts (what readers filter on), not on every text column.
-            stats = [f.name for f in self.schema if not pa.types.is_string(f.type)]
-            self._writer = pq.ParquetWriter(
-                str(out), self.schema, compression="zstd", write_statistics=stats
-            )
 
     def __enter__(self) -> _Writer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self._writer is None:
+            self._open(self.schema)
+        assert self._writer is not None
         self._writer.close()
+
+    def _open(self, schema: pa.Schema) -> None:
+        self.schema = schema
+        # Statistics on the times (what readers filter a cost file on): on text and amounts
+        # they cost a third of the writing (bench/RESULTS.md).
+        stats = [f.name for f in schema if pa.types.is_timestamp(f.type)]
+        self._writer = pq.ParquetWriter(
+            str(self.out),
+            schema,
+            compression=PARQUET_COMPRESSION,
+            write_statistics=stats,
+            store_schema=False,
+        )
 
     def write(self, table: pa.Table) -> None:
         arrays = [self._column(table, n, t) for n, t in self.columns.items()]
+        if self._writer is None:
+            self._open(pa.schema([(n, a.type) for n, a in zip(self.columns, arrays, strict=True)]))
+        arrays = [
+            a if a.type == f.type else a.cast(f.type)
+            for a, f in zip(arrays, self.schema, strict=True)
+        ]
+        assert self._writer is not None
         self._writer.write_table(pa.Table.from_arrays(arrays, schema=self.schema))
 
     def _column(self, table: pa.Table, name: str, kind: pa.DataType) -> Any:
         if name not in table.column_names:
             return pa.nulls(table.num_rows, pa.string() if self.csv else kind)
         column = table.column(name)
+        if not self.csv and pa.types.is_dictionary(column.type) and kind == pa.string():
+            return column
         if column.type != kind:
             column = column.cast(kind)
         if not self.csv:

@@ -35,6 +35,16 @@ from aifinops.errors import IngestError
 from aifinops.sources import aws_cur_sql as q
 from aifinops.sources import convert
 from aifinops.sources.base import Batch, SourceSpec, register
+from aifinops.sources.coded_text import (
+    blank_to_null,
+    choose,
+    coded,
+    constant,
+    first_valid,
+    lookup,
+    map_words,
+    rows_in,
+)
 from aifinops.sources.files import FileFormat
 from aifinops.sources.native import NativeCostReader, complete
 from aifinops.sources.tabular import (
@@ -237,9 +247,8 @@ class AwsCurReader(NativeCostReader):
                     if not any(c == native for c, _, _ in errors.get(i, [])):
                         errors.setdefault(i, []).append((native, "empty", None))
         kinds = block.column("line_item_line_item_type")
-        known = pa.array(list(q.LINE_ITEM_TYPES))
-        unknown = pc.invert(pc.fill_null(pc.is_in(kinds, value_set=known), True))
-        for i in pc.indices_nonzero(unknown).to_pylist():
+        known = pc.or_(rows_in(kinds, tuple(q.LINE_ITEM_TYPES)), pc.is_null(kinds))
+        for i in pc.indices_nonzero(pc.invert(known)).to_pylist():
             value = kinds[i].as_py()
             reason = (
                 f"unknown line item type {value!r} (known: {', '.join(q.LINE_ITEM_TYPES)}); "
@@ -257,21 +266,37 @@ class AwsCurReader(NativeCostReader):
             errors.setdefault(i, []).append((self._native(column), reason, None))
 
     def _services(self, codes: Any) -> dict[str, pa.Array]:
+        """ServiceCategory and ServiceSubcategory per product code, looked up once per code."""
         known, categories, subcategories = service_table()
-        index = pc.index_in(codes, value_set=known)
-        category = pc.fill_null(pc.take(categories, index), "Other")
-        subcategory = pc.fill_null(pc.take(subcategories, index), "Other (Other)")
-        missing = pc.and_(pc.is_null(index), pc.is_valid(codes))
+        encoded = coded(codes)
+        words = encoded.dictionary
+        index = pc.index_in(words, value_set=known)
+        other = pc.fill_null(encoded.indices, len(words))  # a NULL code is Other too
+        lookups = {
+            "ServiceCategory": ("Other", categories),
+            "ServiceSubcategory": ("Other (Other)", subcategories),
+        }
+        out = {
+            name: pa.DictionaryArray.from_arrays(
+                other,
+                pa.concat_arrays(
+                    [pc.fill_null(pc.take(found, index), default), pa.array([default])]
+                ),
+            )
+            for name, (default, found) in lookups.items()
+        }
+        unknown = pc.is_null(index)
+        missing = pc.fill_null(pc.take(unknown, encoded.indices), False)
         count = pc.sum(missing).as_py() or 0
         if count:
             self.warnings[
                 "ServiceCategory: product codes not in the AWS service table are Other"
             ] += count
-            new = set(pc.unique(pc.filter(codes, missing)).to_pylist()) - self._unknown_codes
+            new = set(pc.filter(words, unknown).to_pylist()) - self._unknown_codes
             if new:
                 self._unknown_codes |= new
                 self.notes.append(f"product codes mapped to Other: {', '.join(sorted(new))}")
-        return {"ServiceCategory": category, "ServiceSubcategory": subcategory}
+        return out
 
 
 def unused_rows(
@@ -283,8 +308,7 @@ def unused_rows(
     Usage with CommitmentDiscountStatus ``Unused`` (BilledCost 0). The row keeps the fee's
     record number (``x_SourceRecord``): one CUR record, two FOCUS rows.
     """
-    kinds = rows["x_LineItemType"]
-    fee = pc.fill_null(pc.is_in(kinds, value_set=pa.array(q.RECURRING_FEES)), False)
+    fee = rows_in(rows["x_LineItemType"], q.RECURRING_FEES)
     if not pc.any(fee).as_py():
         return None
     positions = [i for i in pc.indices_nonzero(fee).to_pylist() if i not in bad]
@@ -296,8 +320,8 @@ def unused_rows(
     cost, quantity = (pc.take(u.cast(convert.DECIMAL), take) for u in unused)
     zero = pa.repeat(pa.scalar(0, convert.DECIMAL), n)
     no_price = pa.nulls(n, convert.DECIMAL)
-    plan = pc.equal(table.column("x_LineItemType"), "SavingsPlanRecurringFee")
-    unit = pc.if_else(plan, pa.scalar("USD"), table.column("PricingUnit"))
+    plan = rows_in(table.column("x_LineItemType"), ("SavingsPlanRecurringFee",))
+    unit = pc.if_else(plan, pa.scalar("USD"), table.column("PricingUnit").cast(pa.string()))
     changes = {
         "ChargeCategory": q.UNUSED.category,
         "ChargeFrequency": q.UNUSED.frequency,
@@ -348,13 +372,9 @@ def by_value(arr: Any, conversion: Callable[[Any], convert.Converted]) -> conver
 
 
 def text(arr: Any) -> Any:
-    """Text with empty values as NULL (AWS writes '' for "not applicable" in Parquet)."""
-    if pa.types.is_dictionary(arr.type):
-        words = arr.dictionary
-        if not pa.types.is_string(words.type):
-            words = pc.cast(words, pa.string())
-        return pc.take(_blank_to_null(words), arr.indices)
-    return _blank_to_null(convert._as_text(arr))
+    """Text as ``dictionary<int32, string>`` with empty values as NULL (AWS writes '' for "not
+    applicable" in Parquet)."""
+    return blank_to_null(arr)
 
 
 def _array(column: Any) -> Any:
@@ -364,14 +384,9 @@ def _array(column: Any) -> Any:
     return column
 
 
-def _by_type(kinds: Any, values: dict[str, str | None]) -> Any:
-    """Look each line item type up in ``values`` (unknown or missing -> NULL)."""
-    keys = pa.array(list(values))
-    return pc.take(pa.array(list(values.values()), pa.string()), pc.index_in(kinds, value_set=keys))
-
-
 def _where(mask: Any, then: Any, otherwise: Any) -> Any:
-    """``if_else`` that returns one side untouched when the mask is uniform (no copy)."""
+    """``if_else`` of non-text columns that returns one side untouched when the mask is
+    uniform (no copy)."""
     if mask.null_count == 0:
         true = pc.sum(mask).as_py() or 0
         if true == len(mask):
@@ -379,20 +394,6 @@ def _where(mask: Any, then: Any, otherwise: Any) -> Any:
         if true == 0:
             return otherwise
     return pc.if_else(mask, then, otherwise)
-
-
-def _coalesce(*values: Any) -> Any:
-    """``coalesce`` that skips all-NULL arguments and stops at one without NULLs (no copy)."""
-    useful = [v for v in values if v.null_count < len(v)]
-    if not useful:
-        return values[0]
-    if useful[0].null_count == 0 or len(useful) == 1:
-        return useful[0]
-    return pc.coalesce(*useful)
-
-
-def _in(kinds: Any, values: tuple[str, ...]) -> Any:
-    return pc.fill_null(pc.is_in(kinds, value_set=pa.array(values)), False)
 
 
 def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, Any]:
@@ -405,35 +406,35 @@ def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, An
         kind = convert.DECIMAL if name in q.MONEY else pa.string()
         return pa.nulls(n, convert.TIMESTAMP if name in q.TIMES else kind)
 
-    def constant(value: str) -> Any:
-        return pa.repeat(pa.scalar(value), n)
+    def word(value: str) -> Any:
+        return constant(value, n)
 
     t = col("line_item_line_item_type")
     types = q.LINE_ITEM_TYPES
-    category = _by_type(t, {k: v.category for k, v in types.items()})
-    usage_or_purchase = _in(category, ("Usage", "Purchase"))
-    consuming = _in(t, q.CONSUMING)
+    category = lookup(t, {k: v.category for k, v in types.items()})
+    usage_or_purchase = rows_in(category, ("Usage", "Purchase"))
+    consuming = rows_in(t, q.CONSUMING)
     ri, sp = col("reservation_reservation_a_r_n"), col("savings_plan_savings_plan_a_r_n")
-    commitment = _coalesce(ri, sp)
+    commitment = first_valid(ri, sp)
     none = pa.nulls(n, pa.string())
-    spot = pc.fill_null(pc.equal(col("pricing_term"), "Spot"), False)
-    pricing = _where(usage_or_purchase, constant("Standard"), none)
-    pricing = _where(pc.and_(pc.equal(t, "Usage"), spot), constant("Dynamic"), pricing)
-    pricing = _where(_in(t, q.COMMITTED), constant("Committed"), pricing)
+    spot = rows_in(col("pricing_term"), ("Spot",))
+    pricing = choose(usage_or_purchase, word("Standard"), none)
+    pricing = choose(pc.and_(rows_in(t, ("Usage",)), spot), word("Dynamic"), pricing)
+    pricing = choose(rows_in(t, q.COMMITTED), word("Committed"), pricing)
     correction = pc.or_(
-        _in(t, tuple(k for k, v in types.items() if v.correction)),
-        pc.fill_null(pc.equal(col("bill_bill_type"), "Refund"), False),
+        rows_in(t, tuple(k for k, v in types.items() if v.correction)),
+        rows_in(col("bill_bill_type"), ("Refund",)),
     )
     early = pc.less(col("line_item_usage_start_date"), col("bill_billing_period_start_date"))
     correction = pc.or_(correction, pc.fill_null(early, False))
-    service = _coalesce(
+    service = first_valid(
         col("product_product_name"),
         map_product_name if map_product_name is not None else none,
         col("product_servicename"),
         col("line_item_product_code"),
     )
     legal = col("line_item_legal_entity")
-    marketplace = pc.fill_null(pc.equal(col("bill_billing_entity"), "AWS Marketplace"), False)
+    marketplace = rows_in(col("bill_billing_entity"), ("AWS Marketplace",))
     quantity, unit = col("line_item_usage_amount"), focus_unit(col("pricing_unit"))
     region = col("product_region_code")
     account, sub_account = col("bill_payer_account_id"), col("line_item_usage_account_id")
@@ -441,59 +442,61 @@ def focus_columns(block: pa.Table, map_product_name: Any = None) -> dict[str, An
     return {
         "BillingCurrency": col("line_item_currency_code"),
         "BillingAccountId": account,
-        "BillingAccountName": _coalesce(col("bill_payer_account_name"), account),
-        "BillingAccountType": constant("Billing Account"),
+        "BillingAccountName": first_valid(col("bill_payer_account_name"), account),
+        "BillingAccountType": word("Billing Account"),
         "SubAccountId": sub_account,
-        "SubAccountName": _coalesce(col("line_item_usage_account_name"), sub_account),
-        "SubAccountType": constant("AWS Account"),
+        "SubAccountName": first_valid(col("line_item_usage_account_name"), sub_account),
+        "SubAccountType": word("AWS Account"),
         "BillingPeriodStart": col("bill_billing_period_start_date"),
         "BillingPeriodEnd": col("bill_billing_period_end_date"),
         "ChargePeriodStart": col("line_item_usage_start_date"),
         "ChargePeriodEnd": col("line_item_usage_end_date"),
         "ChargeCategory": category,
-        "ChargeClass": _where(correction, constant("Correction"), none),
-        "ChargeFrequency": _by_type(t, {k: v.frequency for k, v in types.items()}),
+        "ChargeClass": choose(correction, word("Correction"), none),
+        "ChargeFrequency": lookup(t, {k: v.frequency for k, v in types.items()}),
         "ChargeDescription": col("line_item_line_item_description"),
         "PricingCategory": pricing,
         "PricingQuantity": _where(usage_or_purchase, quantity, no_quantity),
-        "PricingUnit": _where(
+        "PricingUnit": choose(
             usage_or_purchase,
-            _where(pc.is_valid(quantity), _coalesce(unit, constant("Units")), unit),
+            choose(pc.is_valid(quantity), first_valid(unit, word("Units")), unit),
             none,
         ),
         "ConsumedQuantity": _where(consuming, quantity, no_quantity),
-        "ConsumedUnit": _where(consuming, unit, none),
+        "ConsumedUnit": choose(consuming, unit, none),
         "ListUnitPrice": col("pricing_public_on_demand_rate"),
         "CommitmentDiscountId": commitment,
-        "CommitmentDiscountType": _where(
+        "CommitmentDiscountType": choose(
             pc.is_valid(ri),
-            constant("Reserved Instance"),
-            _where(pc.is_valid(sp), constant("Savings Plan"), none),
+            word("Reserved Instance"),
+            choose(pc.is_valid(sp), word("Savings Plan"), none),
         ),
-        "CommitmentDiscountCategory": _where(
-            pc.is_valid(ri), constant("Usage"), _where(pc.is_valid(sp), constant("Spend"), none)
+        "CommitmentDiscountCategory": choose(
+            pc.is_valid(ri), word("Usage"), choose(pc.is_valid(sp), word("Spend"), none)
         ),
-        "CommitmentDiscountStatus": _where(
+        "CommitmentDiscountStatus": choose(
             pc.is_valid(commitment),
-            _by_type(t, {k: v.commitment for k, v in types.items()}),
+            lookup(t, {k: v.commitment for k, v in types.items()}),
             none,
         ),
-        "ProviderName": constant("AWS"),
-        "PublisherName": _where(
-            marketplace, _coalesce(legal, service), constant("Amazon Web Services")
+        "ProviderName": word("AWS"),
+        "PublisherName": choose(
+            marketplace, first_valid(legal, service), word("Amazon Web Services")
         ),
-        "InvoiceIssuerName": _coalesce(
-            col("bill_invoicing_entity"), legal, constant("Amazon Web Services")
+        "InvoiceIssuerName": first_valid(
+            col("bill_invoicing_entity"), legal, word("Amazon Web Services")
         ),
         "InvoiceId": col("bill_invoice_id"),
         "ServiceName": service,
         "RegionId": region,
-        "RegionName": _where(pc.is_valid(region), _coalesce(col("product_location"), region), none),
+        "RegionName": choose(
+            pc.is_valid(region), first_valid(col("product_location"), region), none
+        ),
         "AvailabilityZone": col("line_item_availability_zone"),
         "ResourceId": col("line_item_resource_id"),
         "SkuId": col("product_sku"),
-        "SkuMeter": _where(pc.is_valid(col("product_sku")), col("line_item_usage_type"), none),
-        "SkuPriceId": _coalesce(col("pricing_rate_code"), col("pricing_rate_id")),
+        "SkuMeter": choose(pc.is_valid(col("product_sku")), col("line_item_usage_type"), none),
+        "SkuPriceId": first_valid(col("pricing_rate_code"), col("pricing_rate_id")),
         "x_LineItemType": t,
         "x_UsageType": col("line_item_usage_type"),
         "x_Operation": col("line_item_operation"),
@@ -520,18 +523,13 @@ UNIT_FIXES = (
 
 def focus_unit(units: Any) -> Any:
     """AWS's unit names in the FOCUS Unit Format; the original stays in ``x_PricingUnit``."""
-    encoded = pc.dictionary_encode(units)
-    words = encoded.dictionary
-    for pattern, replacement in UNIT_FIXES:
-        words = pc.replace_substring_regex(words, pattern, replacement)
-    return pc.take(words, encoded.indices)
 
+    def fix(words: pa.Array) -> pa.Array:
+        for pattern, replacement in UNIT_FIXES:
+            words = pc.replace_substring_regex(words, pattern, replacement)
+        return words
 
-def _blank_to_null(values: Any) -> Any:
-    blank = pc.equal(values, "")
-    if not pc.any(blank).as_py():
-        return values
-    return pc.if_else(blank, pa.nulls(len(values), values.type), values)
+    return map_words(units, fix)
 
 
 def open_aws_cur(path: Path, **options: Any) -> AwsCurReader:

@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 from aifinops.errors import IngestError
 from aifinops.model.focus import ColumnType, all_columns
 from aifinops.model.schema_plan import DERIVED
-from aifinops.sources import convert
+from aifinops.sources import coded_text, convert
 from aifinops.sources.base import Batch
 from aifinops.sources.tabular import Errors, TabularReader, add_errors
 
@@ -97,7 +97,11 @@ _TYPES = {
 
 def complete(arrays: dict[str, pa.Array], rows: int) -> dict[str, pa.Array]:
     """Every stored FOCUS column, typed as stored: the copies (see ``schema_plan.DERIVED``)
-    filled from what the converter gave, the rest NULL. ``x_`` columns are kept as text."""
+    filled from what the converter gave, the rest NULL. ``x_`` columns are kept as text.
+
+    Text may be plain ``string`` or dictionary-encoded (:data:`coded_text.TEXT`): a converter
+    that maps dictionaries keeps them, so the Parquet writers (convert, the ingest's staging)
+    write them without decoding; readers of those files see plain text."""
     out: dict[str, pa.Array] = {}
     for col in all_columns():
         value = arrays.get(col.name)
@@ -116,6 +120,8 @@ def complete(arrays: dict[str, pa.Array], rows: int) -> dict[str, pa.Array]:
 def _cast(value: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array:
     if isinstance(value, pa.ChunkedArray):
         value = value.combine_chunks()
+    if target == pa.string() and pa.types.is_dictionary(value.type):
+        return value if value.type == coded_text.TEXT else value.cast(coded_text.TEXT)
     return value if value.type == target else value.cast(target)
 
 
