@@ -215,3 +215,156 @@ def test_csv_vendor_note_counts_fast_and_one_by_one_rows(tmp_path: Path) -> None
     text = io.StringIO()
     text.write(" ".join(notes))
     assert "hosted_vllm/llama-3.1-70b-instruct (1 rows)" in text.getvalue()
+
+
+# -- OpenTelemetry GenAI spans as JSON Lines ----------------------------------------------------
+
+
+def _attr(key: str, value: object, kind: str = "") -> dict[str, object]:
+    if not kind:
+        kind = "intValue" if isinstance(value, int) else "stringValue"
+        value = str(value)
+    return {"key": key, "value": {kind: value}}
+
+
+def _span(
+    i: int, *extra: dict[str, object], drop: tuple[str, ...] = (), **over: object
+) -> dict[str, object]:
+    attributes = [
+        _attr("gen_ai.operation.name", "chat"), _attr("gen_ai.provider.name", "openai"),
+        _attr("gen_ai.request.model", "gpt-4o-mini"), _attr("gen_ai.usage.input_tokens", 1000),
+        _attr("gen_ai.usage.output_tokens", 300),
+        _attr("gen_ai.usage.cache_read.input_tokens", 100),
+        _attr("team", "t1"), _attr("label.cost_center", "cc-7"),
+    ]  # fmt: skip
+    attributes = [a for a in attributes if a["key"] not in drop] + list(extra)
+    span: dict[str, object] = {
+        "traceId": f"{i:032x}", "spanId": f"{i:016x}", "name": "chat",
+        "startTimeUnixNano": str(1793577600 + i * 61) + "000000123",
+        "endTimeUnixNano": str(1793577601 + i * 61) + "000000000", "attributes": attributes,
+    }  # fmt: skip
+    span.update(over)
+    return span
+
+
+def _request(spans: list[dict[str, object]], **resource: str) -> str:
+    attrs = [_attr(k, v) for k, v in (resource or {"service.name": "svc"}).items()]
+    return json.dumps({"resourceSpans": [
+        {"resource": {"attributes": attrs}, "scopeSpans": [{"scope": {}, "spans": spans}]},
+    ]})  # fmt: skip
+
+
+SPANS = [
+    _request(
+        [
+            _span(1),
+            _span(
+                2,
+                _attr("gen_ai.response.model", "gpt-4o-mini-2024-07-18"),
+                _attr("label.cost_center", "cc-8"),
+            ),
+            _span(3, drop=("gen_ai.usage.input_tokens", "gen_ai.usage.output_tokens")),
+            _span(4, _attr("gen_ai.usage.input_tokens", 5000)),  # given twice: the last wins
+            _span(5, _attr("gen_ai.usage.output_tokens", 7, "intValue")),  # a JSON number
+            _span(6, _attr("team", True, "boolValue")),
+            _span(7, _attr("gen_ai.usage.reasoning.output_tokens", 900)),
+        ]
+    ),
+    _request(
+        [
+            _span(
+                8,
+                _attr("gen_ai.provider.name", "anthropic"),
+                _attr("gen_ai.request.model", "claude-sonnet-4-5"),
+                _attr("gen_ai.usage.input_tokens", 200100),
+            ),  # the whole prompt: 200000
+            _span(
+                9,
+                _attr("gen_ai.provider.name", "anthropic"),
+                _attr("gen_ai.request.model", "claude-sonnet-4-5"),
+                _attr("gen_ai.usage.input_tokens", 200101),
+            ),
+            _span(10, _attr("gen_ai.request.model", "no-such-model")),
+            _span(11, _attr("gen_ai.usage.input_tokens", -3)),
+            _span(12, _attr("gen_ai.provider.name", "ÖpenAI")),
+            _span(13, traceId=None),
+            _span(14, startTimeUnixNano="0"),
+            _span(15, endTimeUnixNano=None),
+            _span(16, _attr("gen_ai.usage.input_tokens", "")),
+            _span(17, _attr("gen_ai.usage.cache_read.input_tokens", 5000)),
+            _span(18, _attr("team", 'a "quoted" team')),
+            _span(
+                19,
+                _attr("gen_ai.provider.name", ""),
+                _attr("gen_ai.system", "gcp.vertex_ai"),
+                _attr("gen_ai.request.model", "gemini-2.5-flash"),
+            ),
+            _span(
+                20,
+                _attr("gen_ai.usage.prompt_tokens", 10),
+                _attr("user.id", "u1"),
+                _attr("gen_ai.openai.response.service_tier", "flex"),
+                drop=("gen_ai.usage.input_tokens",),
+            ),
+            _span(21, startTimeUnixNano=1793577600000000000),
+        ],
+        **{
+            "service.name": "api",
+            "deployment.environment": "prod",
+            "deployment.environment.name": "staging",
+            "team": "platform",
+        },
+    ),
+    "",
+    json.dumps({"resourceSpans": None}),
+    _request([_span(22, _attr("gen_ai.usage.output_tokens", "12.0"))]),
+]
+
+
+def _otel_both(path: Path, **options: object) -> tuple[list[object], list[object]]:
+    from aifinops.sources.llm.otel import OTelGenAIReader
+    from aifinops.sources.llm.reader import UsageReader
+
+    out = []
+    for read in (OTelGenAIReader.batches, UsageReader.batches):  # in blocks, one by one
+        reader = OTelGenAIReader(path, **options)
+        tables, rejected = [], []
+        for batch in read(reader):
+            if batch.table is not None and batch.table.num_rows:
+                tables.append(batch.table)
+            rejected += [(*_rejection(r), r.line, r.raw) for r in batch.rejected]
+        out.append((pa.concat_tables(tables).to_pylist(), rejected, reader.notes))
+    return out[0], out[1]
+
+
+@pytest.mark.parametrize("labels", [None, "team,tenant"])
+def test_otel_json_lines_blocks_read_exactly_as_one_by_one(
+    tmp_path: Path, labels: str | None
+) -> None:
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join(SPANS) + "\n")
+    options = {"labels": labels} if labels else {}
+    fast, reference = _otel_both(path, **options)
+    assert fast == reference
+    rows, rejected, notes = fast
+    assert len(rows) >= 10 and len(rejected) >= 5
+    assert "1 span(s) without gen_ai token usage skipped" in notes
+
+
+def test_otel_many_spans_in_several_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aifinops.sources.llm import otel
+
+    monkeypatch.setattr(otel, "_LINES_BYTES", 4096)  # many small blocks, lines cut across reads
+    models = ["gpt-4o-mini", "o3", "gpt-5"]
+    lines = []
+    for first in range(0, 1200, 40):
+        spans = [_span(i, _attr("gen_ai.request.model", models[i % 3]),
+                       _attr("gen_ai.usage.input_tokens", 100 + i * 37),
+                       _attr("gen_ai.usage.reasoning.output_tokens", i % 5))
+                 for i in range(first, first + 40)]  # fmt: skip
+        lines.append(_request(spans, **{"service.name": f"svc-{first % 3}"}))
+    path = tmp_path / "spans.jsonl"
+    path.write_text("\n".join(lines))  # no newline at the end
+    fast, reference = _otel_both(path)
+    assert fast == reference
+    assert len(fast[0]) == 1200
