@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import csv
 import json
-import queue
-import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,9 +29,10 @@ import pyarrow.parquet as pq
 from aifinops import sources
 from aifinops.errors import AifinopsError
 from aifinops.model.focus import ColumnType, FocusVersion, export_columns
-from aifinops.sources.base import Batch, Rejection, SourceReader
+from aifinops.sources.base import Rejection, SourceReader
 from aifinops.sources.convert import DECIMAL, TIMESTAMP
 from aifinops.sources.files import expand
+from aifinops.sources.readahead import prefetched
 from aifinops.sources.tabular import StructuralRowsError
 from aifinops.store.export import EXPORT_VERSIONS
 from aifinops.store.schema import INTERNAL_COLUMNS
@@ -178,52 +177,6 @@ _TYPES = {
     ColumnType.STRING: pa.string(),
     ColumnType.JSON: pa.string(),
 }
-
-
-class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_END = object()
-
-
-def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
-    """``batches``, read ahead by a thread while the caller writes the previous ones (Arrow and
-    DuckDB release the GIL, so reading, converting and writing overlap). At most ``depth``
-    batches wait, so memory stays bounded."""
-    waiting: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not put(batch):
-                    return
-        except BaseException as error:  # handed to the consumer, raised there
-            put(_Failed(error))
-            return
-        put(_END)
-
-    thread = threading.Thread(target=produce, name="convert-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while (item := waiting.get()) is not _END:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item  # type: ignore[misc]
-    finally:
-        stop.set()
-        thread.join()
 
 
 def _output_columns(version: FocusVersion, readers: list[SourceReader]) -> dict[str, pa.DataType]:

@@ -47,6 +47,7 @@ from aifinops.sources.coded_text import (
 )
 from aifinops.sources.files import FileFormat
 from aifinops.sources.native import NativeCostReader, complete
+from aifinops.sources.readahead import prefetched
 from aifinops.sources.tabular import (
     BLOCK_BYTES,
     NULL_TEXT,
@@ -160,7 +161,8 @@ class AwsCurReader(NativeCostReader):
                 done += batch.num_rows
                 yield batch, done / total
             return
-        yield from self._csv_columns(wanted)
+        # Parsing the CSV (in Arrow, without the GIL) overlaps with converting the previous block.
+        yield from prefetched(self._csv_columns(wanted))
 
     def _csv_columns(self, wanted: list[str]) -> Iterator[tuple[pa.RecordBatch, float]]:
         try:
