@@ -172,6 +172,7 @@ class Catalog:
         self._snapshot = get_snapshot()
         self._models: dict[tuple[str, str], Any] = {}
         self._prices: dict[tuple[object, ...], Price | _Tiered | None] = {}
+        self._tiered: dict[tuple[object, ...], _Tiered] = {}
         self._source = catalog_version()
 
     def price(
@@ -237,7 +238,12 @@ class Catalog:
         if discount_key is not None:
             discount = self.rules.discounts[discount_key]
             source += f" less {discount}% ([prices.discounts] {discount_key})"
-        return _Tiered(resolved, source, discount)
+        # the same catalog price for many minutes: one _Tiered (and one Price per tier) for all
+        key = (id(resolved), source, discount)
+        tiered = self._tiered.get(key)
+        if tiered is None or tiered.prices is not resolved:
+            tiered = self._tiered[key] = _Tiered(resolved, source, discount)
+        return tiered
 
     def _model(self, provider: str, model: str) -> tuple[str, Any] | None:
         key = (provider, model)

@@ -54,6 +54,8 @@ class TabularReader:
     describes = "a CSV, CSV.gz or Parquet file"
     #: the CSV field separator (a subclass may set it per file before the header is read)
     delimiter = ","
+    #: bytes of CSV text per block (Arrow reads a few blocks ahead: smaller blocks, less memory)
+    block_bytes = BLOCK_BYTES
 
     def __init__(self, path: Path, *, careful: bool = False) -> None:
         self.path = path
@@ -222,7 +224,9 @@ class TabularReader:
             reader = pacsv.open_csv(
                 self._open_bytes(),
                 read_options=pacsv.ReadOptions(
-                    block_size=BLOCK_BYTES, column_names=self.header, skip_rows=self.skip_lines
+                    block_size=self.block_bytes,
+                    column_names=self.header,
+                    skip_rows=self.skip_lines,
                 ),
                 parse_options=pacsv.ParseOptions(
                     delimiter=self.delimiter,

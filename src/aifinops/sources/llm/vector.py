@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from aifinops.model.prices import Catalog, Price, Rates, TokenKind
+from aifinops.model.prices import Catalog, Price, TokenKind
 from aifinops.sources.convert import DECIMAL
 
 #: token columns in the order their rates are taken (output is priced net of reasoning)
@@ -94,7 +95,7 @@ def price_block(
         combos, combo_prices = _combos(
             catalog, provider, model, start, service_tier, batch, rows, groups, first, prompt
         )
-        scale = max((_scale(p) for p in combo_prices if p is not None), default=0)
+        scale = max((_scale(p) for p in set(combo_prices) if p is not None), default=0)
         known = np.array([p is not None for p in combo_prices], dtype=bool)
         if scale > _MAX_SCALE:
             known[:] = False
@@ -219,6 +220,7 @@ def _combos(  # noqa: PLR0917  (the columns of a block, passed through)
     return combos.reshape(-1), prices
 
 
+@lru_cache(maxsize=4096)
 def _scale(price: Price) -> int:
     """Decimals of the finest rate of ``price``."""
     digits = 0
@@ -231,26 +233,28 @@ def _scale(price: Price) -> int:
     return digits
 
 
+@lru_cache(maxsize=4096)
+def _price_units(price: Price, scale: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The billed and list rates of ``price`` per kind, as integers (times ``10**scale``)."""
+    return (
+        tuple(_units(price.billed.per_million(kind), scale) for _, kind in KINDS),
+        tuple(_units(price.list.per_million(kind), scale) for _, kind in KINDS),
+    )
+
+
 def _rate_table(
     prices: list[Price | None], scale: int
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Per kind, each combination's billed and list rates as integers (per million tokens, times
     ``10**scale``); 0 for unpriced combinations."""
-
-    def table(pick: str) -> list[np.ndarray]:
-        out = []
-        for _, kind in KINDS:
-            values = []
-            for price in prices:
-                rates: Rates | None = getattr(price, pick) if price is not None else None
-                values.append(_units(rates.per_million(kind), scale) if rates is not None else 0)
-            out.append(np.array(values, dtype=np.int64))
-        return out
-
     if scale > _MAX_SCALE:
         empty = [np.zeros(len(prices), dtype=np.int64) for _ in KINDS]
         return empty, empty
-    return table("billed"), table("list")
+    zero = (0,) * len(KINDS)
+    units = [_price_units(p, scale) if p is not None else (zero, zero) for p in prices]
+    billed = np.array([u[0] for u in units], dtype=np.int64).reshape(len(prices), len(KINDS))
+    listed = np.array([u[1] for u in units], dtype=np.int64).reshape(len(prices), len(KINDS))
+    return list(billed.T.copy()), list(listed.T.copy())
 
 
 def _units(rate: Decimal, scale: int) -> int:
