@@ -161,8 +161,7 @@ class OTelGenAIReader(UsageReader):
                     ) from None  # fmt: skip
                 lines = pa.array(np.arange(first_line, first_line + len(ends), dtype=np.int64))
                 first_line += len(ends)
-                keep = pc.invert(pc.match_substring_regex(text, r"^\s*$"))
-                table = pa.table({"line": lines, "text": text}).filter(keep)
+                table = pa.table({"line": lines, "text": text}).filter(_not_blank(text))
                 yield table, min(done / size, 1.0)
                 if not chunk:
                     return
@@ -173,12 +172,11 @@ class OTelGenAIReader(UsageReader):
     ) -> Batch:  # fmt: skip
         con.register("block", block)
         try:
-            con.execute(_REQUESTS_SQL)
+            con.execute(_RESOURCES_SQL)
             odd_lines = [line for (line,) in con.execute(_BAD_LINES_SQL).fetchall()]
             if odd_lines and not self._empty_requests(block, odd_lines):
                 return self._block_one_by_one(block, unknown, progress)
-            con.execute(_RESOURCES_SQL)
-            spans = con.execute(_SPANS_SQL).to_arrow_table()
+            spans = _in_order(con.execute(_SPANS_SQL).to_arrow_table())
             resources = con.execute(_RESOURCE_ATTRS_SQL).to_arrow_table()
         finally:
             con.unregister("block")
@@ -277,7 +275,8 @@ class OTelGenAIReader(UsageReader):
             free=none, free_source="", skip=slow | ~usage, service_tier=tier,
         )  # fmt: skip
         slow |= priced.slow
-        labels = self._label_column(attrs, owners, span_labels, res_labels, res_of, n)
+        labels, odd = self._label_column(attrs, owners, span_labels, res_labels, res_of, n)
+        slow |= odd
         nulls = pa.nulls(n, pa.string())
         fast = {
             "start_time": start, "end_time": end, "record_type": pa.repeat("usage", n),
@@ -338,18 +337,22 @@ class OTelGenAIReader(UsageReader):
         res_labels: set[str],
         res_of: np.ndarray,
         n: int,
-    ) -> pa.Array:
-        """``labels`` of each span, worked out once per distinct combination."""
-        res_sig = owners.signature(res_labels, (len(owners.text) and int(res_of.max()) + 1) or 0)
+    ) -> tuple[pa.Array, np.ndarray]:
+        """``labels`` of each span, worked out once per distinct combination, and the spans
+        whose label values the block path cannot join (read one by one)."""
+        res_sig, res_odd = owners.signature(res_labels, len(res_of) and int(res_of.max()) + 1)
+        span_sig, odd = attrs.signature(span_labels, n)
+        if len(res_of):
+            odd |= res_odd[res_of]
         res_part = res_sig.take(pa.array(res_of)) if len(res_sig) else pa.array([""] * n)
-        key = pc.binary_join_element_wise(res_part, attrs.signature(span_labels, n), "\x1d")
+        key = pc.binary_join_element_wise(res_part, span_sig, "\x1d")
         encoded = pc.dictionary_encode(key)
         texts = []
         for signature in encoded.dictionary.to_pylist():
             resource, _, span = signature.partition("\x1d")
             labels = self._labels(_pairs(span), _pairs(resource))
             texts.append(json.dumps(labels, sort_keys=True, ensure_ascii=False))
-        return pa.array(texts, pa.string()).take(encoded.indices)
+        return pa.array(texts, pa.string()).take(encoded.indices), odd
 
     def _record(
         self, span: Mapping[str, Any], attributes: dict[str, Any], resource: dict[str, Any]
@@ -471,25 +474,28 @@ OPTIONS = {
 # -- JSON Lines in blocks ----------------------------------------------------------------------
 
 _LINES_BYTES = 16 << 20
-_ATTRS = '[{"key":"VARCHAR","value":"JSON"}]'
+_KINDS = ("stringValue", "intValue", "boolValue", "doubleValue", "arrayValue", "kvlistValue",
+          "bytesValue")  # fmt: skip
+#: an attribute value as its kinds: the block path reads string and int values (as text)
+_VALUE = ",".join(
+    f'"{k}":"{"VARCHAR" if k in ("stringValue", "intValue") else "JSON"}"' for k in _KINDS
+)
+_ATTRS = '[{"key":"VARCHAR","value":{' + _VALUE + "}}]"
 _SHAPE = (
     '{"resourceSpans":[{"resource":{"attributes":ATTRS},"scopeSpans":[{"spans":[{"traceId":"JSON",'
     '"spanId":"JSON","startTimeUnixNano":"JSON","endTimeUnixNano":"JSON","attributes":ATTRS}]}]}]}'
 ).replace("ATTRS", _ATTRS)
-_REQUESTS_SQL = f"""
-CREATE OR REPLACE TEMP TABLE otel_requests AS
-SELECT line, try(json_transform(text, '{_SHAPE}')) AS r FROM block
-"""
-_BAD_LINES_SQL = """
-SELECT line FROM otel_requests WHERE r IS NULL OR r.resourceSpans IS NULL ORDER BY line
-"""
-_RESOURCES_SQL = """
+_RESOURCES_SQL = f"""
 CREATE OR REPLACE TEMP TABLE otel_resources AS
-SELECT row_number() OVER (ORDER BY line, ri) - 1 AS res, line, ri, rs
+SELECT row_number() OVER () - 1 AS res, line, ri, rs
 FROM (
     SELECT line, unnest(range(len(r.resourceSpans))) AS ri, unnest(r.resourceSpans) AS rs
-    FROM otel_requests
+    FROM (SELECT line, try(json_transform(text, '{_SHAPE}')) AS r FROM block)
 )
+"""
+#: lines without resources: not JSON, not an export request, or one without spans
+_BAD_LINES_SQL = """
+SELECT line FROM block WHERE line NOT IN (SELECT line FROM otel_resources) ORDER BY line
 """
 _SPANS_SQL = """
 SELECT res, line, ri, si, pi, sp.traceId AS trace, sp.spanId AS span,
@@ -503,14 +509,11 @@ FROM (
         FROM otel_resources
     )
 )
-ORDER BY res, si, pi
-"""
+"""  # one thread keeps the order of the lines and lists: no sort of these big rows
 _RESOURCE_ATTRS_SQL = (
     "SELECT res, rs.resource.attributes AS attributes FROM otel_resources ORDER BY res"
 )
-#: an attribute value the block path reads: ``{"stringValue": "..."}`` or ``{"intValue": "..."}``
-#: without escapes (anything else is read one by one)
-_PLAIN_VALUE = r'^\{"(?:stringValue|intValue)":"(?P<text>[^"\\\x1d-\x1f]*)"\}$'
+_SEPARATORS = "[\x1d-\x1f]"  # they join the label signature: a value holding one is read alone
 _JSON_TEXT = r'^"(?P<text>[^"\\]*)"$'
 _JSON_DIGITS = r'^"?(?P<text>[0-9]{1,19})"?$'
 _COUNT = r"^-?[0-9]{1,18}$"
@@ -546,8 +549,11 @@ class _Attributes:
             flat, keys, owner = flat.filter(keep), keys.filter(keep), owner[valid]
         encoded = pc.dictionary_encode(keys)
         codes = encoded.indices.to_numpy(zero_copy_only=False)
-        text = pc.struct_field(pc.extract_regex(flat.field("value"), _PLAIN_VALUE), "text")
-        plain = _flags(pc.is_valid(text))
+        value = flat.field("value")
+        given = [_flags(pc.is_valid(value.field(kind))) for kind in _KINDS]
+        # one kind given, string or int (any other shape is read one by one)
+        plain = (given[0] ^ given[1]) & ~np.logical_or.reduce(given[2:])
+        text = pc.coalesce(value.field("stringValue"), value.field("intValue"))
         return cls(owner, codes, encoded.dictionary.to_pylist(), text, plain)
 
     def last(self, name: str, count: int) -> np.ndarray:
@@ -575,21 +581,24 @@ class _Attributes:
         out[self.owner[bad]] = True
         return out
 
-    def signature(self, relevant: set[str], count: int) -> pa.Array:
-        """Per owner, its ``relevant`` attributes in order as one text."""
+    def signature(self, relevant: set[str], count: int) -> tuple[pa.Array, np.ndarray]:
+        """Per owner, its ``relevant`` attributes in order as one text, and the owners whose
+        values hold a separator of that text."""
+        odd = np.zeros(count, dtype=bool)
         if not self.names:
-            return pa.array([""] * count, pa.string())
+            return pa.array([""] * count, pa.string()), odd
         mask = np.array([n in relevant for n in self.names], dtype=bool)[self.codes]
         at = np.flatnonzero(mask)
+        values = self.text.take(pa.array(at))
+        odd[self.owner[at[_flags(pc.match_substring_regex(values, _SEPARATORS))]]] = True
         keys = pa.array(self.names, pa.string()).take(pa.array(self.codes[at]))
         pairs = pc.binary_join_element_wise(
-            keys, self.text.take(pa.array(at)), "\x1f", null_handling="replace",
-            null_replacement="",
-        )  # fmt: skip
+            keys, values, "\x1f", null_handling="replace", null_replacement=""
+        )
         sizes = np.bincount(self.owner[at], minlength=count)
         offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int32)
         lists = pa.ListArray.from_arrays(pa.array(offsets), pairs)
-        return pc.binary_join(lists, "\x1e")
+        return pc.binary_join(lists, "\x1e"), odd
 
 
 def _odd_name(name: str) -> bool:
@@ -608,6 +617,24 @@ def _pairs(signature: str) -> dict[str, str]:
         key, _, value = pair.partition("\x1f")
         out[key] = value
     return out
+
+
+def _in_order(spans: pa.Table) -> pa.Table:
+    """The spans in file order (they come so from one DuckDB thread; sorted if not)."""
+    keys = ["res", "si", "pi"]
+    columns = [spans.column(k).to_numpy() for k in keys]
+    step = np.lexsort(columns[::-1])
+    if (step == np.arange(len(step))).all():
+        return spans
+    return spans.take(pa.array(step))
+
+
+def _not_blank(text: pa.Array) -> pa.Array:
+    """Lines with more than white space (most start with ``{``; the others are looked at)."""
+    keep = _flags(pc.starts_with(text, "{"))
+    for at in np.flatnonzero(~keep).tolist():
+        keep[at] = bool(text[at].as_py().strip())
+    return pa.array(keep)
 
 
 def _add(rows: Rows, item: Item) -> None:
