@@ -101,6 +101,8 @@ ROWS = [
     _row(29, model="openai/gpt-4o-mini", custom_llm_provider="azure"),
     _row(30, model="claude-sonnet-4-5", custom_llm_provider="anthropic", prompt_tokens="200000"),
     _row(31, model="claude-sonnet-4-5", custom_llm_provider="anthropic", prompt_tokens="200001"),
+    _row(32, prompt_tokens="0x10"),  # Arrow reads hex, int() does not
+    _row(33, completion_tokens="+5", prompt_tokens="0700"),
 ]
 
 
@@ -307,6 +309,9 @@ SPANS = [
                 drop=("gen_ai.usage.input_tokens",),
             ),
             _span(21, startTimeUnixNano=1793577600000000000),
+            _span(23, _attr("gen_ai.usage.output_tokens", "0x10")),
+            _span(24, startTimeUnixNano="0x10"),
+            _span(25, startTimeUnixNano="00", endTimeUnixNano=""),
         ],
         **{
             "service.name": "api",

@@ -46,7 +46,7 @@ from aifinops.sources.llm.common import (
     vendor_note,
 )
 from aifinops.sources.llm.reader import Bad, Item, UsageReader, _tolerance
-from aifinops.sources.llm.vector import counts, price_block
+from aifinops.sources.llm.vector import counts, price_block, whole_numbers
 from aifinops.sources.native import BlockSql
 from aifinops.sources.tabular import TabularReader
 
@@ -493,9 +493,7 @@ def _flag(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _ints(text: pa.Array) -> tuple[pa.Array, np.ndarray]:
     """Counts written as plain integers, and the rows written otherwise."""
-    plain = pc.match_substring_regex(text, _INT)
-    bad = _flag(pc.invert(plain))
-    return pc.cast(pc.if_else(plain, text, None), pa.int64()), bad
+    return whole_numbers(text, _INT, pa.int64())
 
 
 def _money(text: pa.Array) -> tuple[pa.Array, np.ndarray]:

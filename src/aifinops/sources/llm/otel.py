@@ -42,7 +42,7 @@ from aifinops.sources.llm.common import (
     unknown_note,
 )
 from aifinops.sources.llm.reader import Bad, Item, UsageReader
-from aifinops.sources.llm.vector import INPUT_KINDS, counts, price_block
+from aifinops.sources.llm.vector import INPUT_KINDS, counts, price_block, whole_numbers
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _INPUT = ("gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
@@ -232,11 +232,8 @@ class OTelGenAIReader(UsageReader):
         count: dict[str, pa.Array] = {}
         for name in _COUNT_FIELDS:
             value = _blank(attrs.value(attrs.last(name, n)))
-            plain = pc.match_substring_regex(value, _COUNT)
-            slow |= _flags(pc.invert(plain))
-            count[name] = pc.cast(
-                pc.if_else(plain, value, pa.scalar(None, pa.string())), pa.int64()
-            )
+            count[name], bad = whole_numbers(value, _COUNT, pa.int64())
+            slow |= bad
         total_in = pc.coalesce(count[_INPUT[0]], count[_INPUT[1]])
         output = pc.coalesce(count[_OUTPUT[0]], count[_OUTPUT[1]])
         cache_read, cache_write = count[_CACHE_READ], count[_CACHE_WRITE]
@@ -515,7 +512,7 @@ _RESOURCE_ATTRS_SQL = (
 )
 _SEPARATORS = "[\x1d-\x1f]"  # they join the label signature: a value holding one is read alone
 _JSON_TEXT = r'^"(?P<text>[^"\\]*)"$'
-_JSON_DIGITS = r'^"?(?P<text>[0-9]{1,19})"?$'
+_DIGITS = r"^[0-9]{1,19}$"  # Unix nanoseconds, once the JSON string's quotes are off
 _COUNT = r"^-?[0-9]{1,18}$"
 _TEXT_FIELDS = {
     "provider": "gen_ai.provider.name", "system": "gen_ai.system",
@@ -666,10 +663,9 @@ def _blank(values: pa.Array) -> pa.Array:
 def _nanos_block(values: pa.ChunkedArray, *, required: bool) -> tuple[pa.Array, np.ndarray]:
     """:func:`_nanos` over a column of JSON texts: times, and the rows it cannot read."""
     raw = _chunk(values)
-    digits = pc.struct_field(pc.extract_regex(raw, _JSON_DIGITS), "text")
     empty = pc.is_in(raw, pa.array(['""', '"0"', "0"]))
-    bad = _flags(pc.and_(pc.is_valid(raw), pc.and_(pc.is_null(digits), pc.invert(empty))))
-    number = pc.cast(pc.if_else(empty, pa.scalar(None, pa.string()), digits), pa.uint64())
+    text = pc.if_else(empty, pa.scalar(None, pa.string()), pc.utf8_trim(raw, '"'))
+    number, bad = whole_numbers(text, _DIGITS, pa.uint64())
     too_big = pc.greater(number, pa.scalar(2**63 - 1, pa.uint64()))
     bad |= _flags(too_big)
     micros = pc.divide(pc.cast(pc.if_else(too_big, pa.scalar(None, pa.uint64()), number),

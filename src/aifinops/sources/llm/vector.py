@@ -62,6 +62,21 @@ def counts(column: pa.Array | None, n: int) -> np.ndarray:
     return np.asarray(pc.fill_null(column, 0).to_numpy(zero_copy_only=False), dtype=np.int64)
 
 
+def whole_numbers(text: pa.Array, pattern: str, kind: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """Text of plain whole numbers (``pattern``) as ``kind``, and the rows written otherwise.
+
+    Arrow's cast reads what ``int()`` reads, and ``0x`` hex, which ``int()`` refuses: a column
+    without an ``x`` that casts whole is taken as it is; otherwise the pattern picks the rows."""
+    try:
+        if not pc.any(pc.match_substring(text, "x", ignore_case=True)).as_py():
+            return pc.cast(text, kind), np.zeros(len(text), dtype=bool)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    plain = pc.match_substring_regex(text, pattern)
+    bad = np.asarray(pc.fill_null(pc.invert(plain), False).to_numpy(zero_copy_only=False), bool)
+    return pc.cast(pc.if_else(plain, text, pa.scalar(None, pa.string())), kind), bad
+
+
 def price_block(
     catalog: Catalog,
     provider: pa.Array,
