@@ -2,9 +2,12 @@
 
 Generates ``--rows`` requests (default 1M) spread over one day, 6 models of 3 providers, 40 teams
 and 500 API keys, in each format, then ingests each file into a fresh workspace in a separate
-process and prints rows/s, the derived FOCUS rows and the peak RSS of that process.
+process and prints rows/s, the derived FOCUS rows, the CPU seconds and the peak RSS of that
+process, and the load average before it started (the machine is shared: CPU seconds well above
+the wall time mean both cores worked; a load above 1 before the start means others did too).
+Files already in ``--dir`` are reused; ``--only`` runs one source.
 
-    python bench/bench_llm_ingest.py [--rows 1000000] [--dir DIR]
+    python bench/bench_llm_ingest.py [--rows 1000000] [--dir DIR] [--only litellm|otel-genai]
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,11 +110,14 @@ def ingest(path: str, source: str, folder: str) -> None:
         summary = ws.ingest([path], source=source)
         seconds = time.perf_counter() - started
         derived = ws.connection.execute("SELECT count(*) FROM costs").fetchone()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
     print(
         f"{source}: {summary.rows_ingested:,} rows ingested ({summary.rows_quarantined} "
         f"quarantined) in {seconds:.1f} s = {summary.rows_ingested / seconds:,.0f} rows/s; "
-        f"{derived[0] if derived else 0:,} FOCUS rows derived; peak RSS {peak:,.0f} MB"
+        f"{derived[0] if derived else 0:,} FOCUS rows derived; {cpu:.1f} CPU s (process); "
+        f"peak RSS {peak:,.0f} MB"
     )
 
 
@@ -117,6 +125,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--dir", type=Path, default=None)
+    parser.add_argument("--only", choices=("litellm", "otel-genai"), default=None)
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -128,6 +137,8 @@ def main() -> None:
         ("litellm", "spend_logs.csv", write_litellm),
         ("otel-genai", "spans.jsonl", write_otel),
     ):
+        if args.only and source != args.only:
+            continue
         path = folder / name
         if not path.exists():
             started = time.perf_counter()
@@ -135,6 +146,9 @@ def main() -> None:
             print(f"wrote {path} ({path.stat().st_size / 1e6:,.0f} MB) in "
                   f"{time.perf_counter() - started:.0f} s")  # fmt: skip
         workspace = folder / f"ws-{source}"
+        if workspace.exists():
+            shutil.rmtree(workspace)
+        print(f"load average before {source}: {os.getloadavg()[0]:.2f}")
         subprocess.run(
             [sys.executable, __file__, "--child", str(path), source, str(workspace)], check=True
         )
