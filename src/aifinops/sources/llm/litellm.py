@@ -319,7 +319,7 @@ class LiteLLMCsvReader(TabularReader):
         self.columns = tuple(COLUMNS)
         self.catalog = Catalog(price_rules(prices))
         self.tolerance = _tolerance(tolerance)
-        self._labels: dict[tuple[object, ...], str] = {}
+        self._labels: dict[object, str] = {}  # label parts (or their joined text) -> labels
         self.unknown: Counter[str] = Counter()
         self.vendor_totals = [Decimal(0), Decimal(0)]
         #: rows read one by one (not plain enough for the block path), for tests and benchmarks
@@ -447,16 +447,26 @@ class LiteLLMCsvReader(TabularReader):
             *parts, "\x00", null_handling="replace", null_replacement="\x01"
         )
         encoded = pc.dictionary_encode(key)
-        indices = encoded.indices.to_numpy(zero_copy_only=False)
-        _, first = np.unique(indices, return_index=True)
-        at = pa.array(first)
-        picked = [part.take(at).to_pylist() for part in parts]
-        texts = []
-        for values in zip(*picked, strict=True):
-            text = self._labels.get(values)
-            if text is None:
-                text = self._labels[values] = _label_text(values)
-            texts.append(text)
+        keys = encoded.dictionary.to_pylist()
+        # the joined text stands for the values unless a value holds a separator
+        joined = not any(
+            pc.any(pc.match_substring(part, mark)).as_py() for part in parts for mark in "\x00\x01"
+        )
+        if joined and all(k in self._labels for k in keys):
+            texts = [self._labels[k] for k in keys]
+        else:
+            indices = encoded.indices.to_numpy(zero_copy_only=False)
+            _, first = np.unique(indices, return_index=True)
+            at = pa.array(first)
+            picked = [part.take(at).to_pylist() for part in parts]
+            texts = []
+            for k, values in zip(keys, zip(*picked, strict=True), strict=True):
+                text = self._labels.get(values)
+                if text is None:
+                    text = self._labels[values] = _label_text(values)
+                if joined:
+                    self._labels[k] = text
+                texts.append(text)
         return pa.array(texts, pa.string()).take(encoded.indices)
 
 
