@@ -373,3 +373,25 @@ def test_otel_many_spans_in_several_blocks(tmp_path: Path, monkeypatch: pytest.M
     fast, reference = _otel_both(path)
     assert fast == reference
     assert len(fast[0]) == 1200
+
+
+def test_litellm_csv_malformed_record_is_quarantined_with_its_line(tmp_path: Path) -> None:
+    """A record with the wrong number of fields is quarantined as malformed, with its line (as in
+    every CSV source); the records around it are read."""
+    from aifinops import Workspace
+
+    good = _write(tmp_path / "ok.csv", [_row(1), _row(2), _row(3)])
+    lines = good.read_text().splitlines(keepends=True)
+    bad = tmp_path / "spend.csv"
+    bad.write_text(lines[0] + lines[1] + "cut,short\n" + lines[2] + lines[3])
+    with Workspace.init(tmp_path / "ws") as ws:
+        summary = ws.ingest([bad], source="litellm")
+        assert (summary.rows_ingested, summary.rows_quarantined) == (3, 1)
+        rows = ws.connection.execute("SELECT line, record, reason FROM quarantine").fetchall()
+        records = ws.connection.execute(
+            "SELECT request_id, x_SourceRecord FROM llm_usage ORDER BY 2"
+        ).fetchall()
+    assert rows == [
+        (3, 2, "malformed record: wrong number of fields (check quoting and delimiters)")
+    ]
+    assert records == [("r1", 1), ("r2", 3), ("r3", 4)]

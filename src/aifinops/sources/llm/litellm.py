@@ -11,9 +11,7 @@ cached and cache-write tokens (OpenAI's convention); ``spend`` is kept as the ve
 
 from __future__ import annotations
 
-import csv
 import json
-import sys
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
@@ -54,6 +52,9 @@ _TRUE = ("true", "t", "1", "yes")
 
 
 class LiteLLMReader(UsageReader):
+    """The JSON exports (``GET /spend/logs``, JSON Lines), read one record at a time; CSV exports
+    are read by :class:`LiteLLMCsvReader` (the source's ``open`` picks by the first character)."""
+
     source = "litellm"
 
     def _detect(self) -> str:
@@ -62,12 +63,13 @@ class LiteLLMReader(UsageReader):
             return "json"
         if char == "{":
             return "jsonl" if is_json_lines(self.path) else "json"
-        return "csv"
+        raise IngestError(
+            "not a JSON export (it does not start with [ or {)",
+            where=str(self.path),
+            hint="CSV exports are read by LiteLLMCsvReader (aifinops ingest litellm picks it)",
+        )
 
     def items(self) -> Iterator[Item]:
-        if self._format == "csv":
-            yield from self._csv()
-            return
         if self._format == "jsonl":
             for number, (line, row) in enumerate(json_lines(self.path), start=1):
                 yield self._item(number, line, "", row)
@@ -76,21 +78,6 @@ class LiteLLMReader(UsageReader):
         rows = document if isinstance(document, list) else document.get("data", [document])
         for index, row in enumerate(rows):
             yield self._item(index + 1, None, f"[{index}]", row)
-
-    def _csv(self) -> Iterator[Item]:
-        csv.field_size_limit(sys.maxsize)
-        with self.path.open("r", encoding="utf-8", newline="") as fh:
-            reader = csv.DictReader(fh)
-            if not reader.fieldnames or "model" not in reader.fieldnames:
-                raise IngestError(
-                    "not a LiteLLM spend log export: no 'model' column in the header",
-                    where=f"{self.path}:1",
-                    hint="export the LiteLLM_SpendLogs table with its header (docs/sources/llm.md)",
-                )
-            line = 2
-            for number, row in enumerate(reader, start=1):
-                yield self._item(number, line, "", row)
-                line = reader.line_num + 1
 
     def _item(self, number: int, line: int | None, where: str, row: object) -> Item:
         if not isinstance(row, dict):
