@@ -618,7 +618,7 @@ def _pairs(signature: str) -> dict[str, str]:
 
 def _in_order(spans: pa.Table) -> pa.Table:
     """The spans in file order (they come so from one DuckDB thread; sorted if not)."""
-    keys = ["res", "si", "pi"]
+    keys = ["line", "ri", "si", "pi"]
     columns = [spans.column(k).to_numpy() for k in keys]
     step = np.lexsort(columns[::-1])
     if (step == np.arange(len(step))).all():
