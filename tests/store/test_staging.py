@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from aifinops import Workspace
-from aifinops.sources import tabular as focus
+from aifinops.sources import tabular
 from aifinops.store import staging
 from tests.conftest import FOCUS_12_HEADER, count, focus_row, total, write_focus_csv
 
@@ -23,7 +23,7 @@ MakeFile = Callable[..., Path]
 def tiny_stages(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stages of 3 rows and CSV blocks of ~1 KB: every boundary is crossed in a small file."""
     monkeypatch.setattr(staging, "STAGE_ROWS", 3)
-    monkeypatch.setattr(focus, "BLOCK_BYTES", 1024)
+    monkeypatch.setattr(tabular.TabularReader, "block_bytes", 1024)
 
 
 def test_rows_cross_stage_and_file_boundaries_exactly(
