@@ -76,7 +76,9 @@ def stages(
         nonlocal pending, pending_rows, schema, count
         path = folder / f"{name}-{count:06d}.parquet"
         count += 1
-        table = pa.Table.from_batches(pending, schema=schema)
+        # Dictionary-encoded text (aws-cur) gets one dictionary per column, so the Parquet
+        # writer writes it as it is instead of decoding the row groups that span batches.
+        table = pa.Table.from_batches(pending, schema=schema).unify_dictionaries()
         pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="snappy")
         stage = Stage(path, table.num_rows, [], progress, tuple(table.column_names))
         pending, pending_rows, schema = [], 0, None
