@@ -323,6 +323,22 @@ SPANS = [
     "",
     json.dumps({"resourceSpans": None}),
     _request([_span(22, _attr("gen_ai.usage.output_tokens", "12.0"))]),
+    json.dumps(
+        {
+            "resourceSpans": [  # two resources on a line, the first without a resource
+                {"scopeSpans": [{"spans": [_span(26)]}, {"spans": []}]},
+                {
+                    "resource": {
+                        "attributes": [_attr("service.name", "two"), _attr("team", "blue")]
+                    },
+                    "scopeSpans": [
+                        {"spans": [_span(27), _span(28, _attr("team", "red"))]},
+                        {"spans": [_span(29)]},
+                    ],
+                },
+            ]
+        }
+    ),
 ]
 
 

@@ -172,14 +172,19 @@ class OTelGenAIReader(UsageReader):
     ) -> Batch:  # fmt: skip
         con.register("block", block)
         try:
-            con.execute(_RESOURCES_SQL)
-            odd_lines = [line for (line,) in con.execute(_BAD_LINES_SQL).fetchall()]
+            resources = _in_order(con.execute(_RESOURCES_SQL).to_arrow_table(), "line", "ri")
+            lines = resources.column("line").to_numpy()
+            odd_lines = np.setdiff1d(block.column("line").to_numpy(), lines).tolist()
             if odd_lines and not self._empty_requests(block, odd_lines):
                 return self._block_one_by_one(block, unknown, progress)
-            spans = _in_order(con.execute(_SPANS_SQL).to_arrow_table())
-            resources = con.execute(_RESOURCE_ATTRS_SQL).to_arrow_table()
+            spans = _in_order(con.execute(_SPANS_SQL).to_arrow_table(), "line", "ri", "si", "pi")
         finally:
             con.unregister("block")
+        # the resource of each span: its (line, position) among the resources
+        width = int(resources.column("ri").to_numpy().max(initial=0)) + 1
+        keys = lines * width + resources.column("ri").to_numpy()
+        of = spans.column("line").to_numpy() * width + spans.column("ri").to_numpy()
+        spans = spans.append_column("res", pa.array(np.searchsorted(keys, of)))
         return self._convert(block, spans, resources, unknown, progress)
 
     def _empty_requests(self, block: pa.Table, lines: list[int]) -> bool:
@@ -478,38 +483,36 @@ _VALUE = ",".join(
     f'"{k}":"{"VARCHAR" if k in ("stringValue", "intValue") else "JSON"}"' for k in _KINDS
 )
 _ATTRS = '[{"key":"VARCHAR","value":{' + _VALUE + "}}]"
-_SHAPE = (
-    '{"resourceSpans":[{"resource":{"attributes":ATTRS},"scopeSpans":[{"spans":[{"traceId":"JSON",'
-    '"spanId":"JSON","startTimeUnixNano":"JSON","endTimeUnixNano":"JSON","attributes":ATTRS}]}]}]}'
+_SPANS_SHAPE = (
+    '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"JSON","spanId":"JSON",'
+    '"startTimeUnixNano":"JSON","endTimeUnixNano":"JSON","attributes":ATTRS}]}]}]}'
 ).replace("ATTRS", _ATTRS)
+_RESOURCES_SHAPE = '{"resourceSpans":[{"resource":{"attributes":ATTRS}}]}'.replace("ATTRS", _ATTRS)
+#: the resources of each line, in file order (a line without any: not JSON, not an export
+#: request, or one without spans); two JSON transforms (resources, spans) cost less than one
+#: whose nested result is kept in a table
 _RESOURCES_SQL = f"""
-CREATE OR REPLACE TEMP TABLE otel_resources AS
-SELECT row_number() OVER () - 1 AS res, line, ri, rs
-FROM (
-    SELECT line, unnest(range(len(r.resourceSpans))) AS ri, unnest(r.resourceSpans) AS rs
-    FROM (SELECT line, try(json_transform(text, '{_SHAPE}')) AS r FROM block)
-)
+SELECT line, unnest(range(len(r.resourceSpans))) AS ri,
+       unnest(r.resourceSpans).resource.attributes AS attributes
+FROM (SELECT line, try(json_transform(text, '{_RESOURCES_SHAPE}')) AS r FROM block)
 """
-#: lines without resources: not JSON, not an export request, or one without spans
-_BAD_LINES_SQL = """
-SELECT line FROM block WHERE line NOT IN (SELECT line FROM otel_resources) ORDER BY line
-"""
-_SPANS_SQL = """
-SELECT res, line, ri, si, pi, sp.traceId AS trace, sp.spanId AS span,
+_SPANS_SQL = f"""
+SELECT line, ri, si, pi, sp.traceId AS trace, sp.spanId AS span,
        sp.startTimeUnixNano AS start_nanos, sp.endTimeUnixNano AS end_nanos,
        sp.attributes AS attributes
 FROM (
-    SELECT res, line, ri, si, unnest(range(len(ss.spans))) AS pi, unnest(ss.spans) AS sp
+    SELECT line, ri, si, unnest(range(len(ss.spans))) AS pi, unnest(ss.spans) AS sp
     FROM (
-        SELECT res, line, ri, unnest(range(len(rs.scopeSpans))) AS si,
+        SELECT line, ri, unnest(range(len(rs.scopeSpans))) AS si,
                unnest(rs.scopeSpans) AS ss
-        FROM otel_resources
+        FROM (
+            SELECT line, unnest(range(len(r.resourceSpans))) AS ri,
+                   unnest(r.resourceSpans) AS rs
+            FROM (SELECT line, try(json_transform(text, '{_SPANS_SHAPE}')) AS r FROM block)
+        )
     )
 )
-"""  # one thread keeps the order of the lines and lists: no sort of these big rows
-_RESOURCE_ATTRS_SQL = (
-    "SELECT res, rs.resource.attributes AS attributes FROM otel_resources ORDER BY res"
-)
+"""  # one thread keeps the order of the lines and lists (checked: _in_order)
 _SEPARATORS = "[\x1d-\x1f]"  # they join the label signature: a value holding one is read alone
 _JSON_TEXT = r'^"(?P<text>[^"\\]*)"$'
 _DIGITS = r"^[0-9]{1,19}$"  # Unix nanoseconds, once the JSON string's quotes are off
@@ -616,14 +619,14 @@ def _pairs(signature: str) -> dict[str, str]:
     return out
 
 
-def _in_order(spans: pa.Table) -> pa.Table:
-    """The spans in file order (they come so from one DuckDB thread; sorted if not)."""
-    keys = ["line", "ri", "si", "pi"]
-    columns = [spans.column(k).to_numpy() for k in keys]
+def _in_order(table: pa.Table, *keys: str) -> pa.Table:
+    """``table`` in file order by ``keys`` (rows come so from one DuckDB thread; sorted if
+    not)."""
+    columns = [table.column(k).to_numpy() for k in keys]
     step = np.lexsort(columns[::-1])
     if (step == np.arange(len(step))).all():
-        return spans
-    return spans.take(pa.array(step))
+        return table
+    return table.take(pa.array(step))
 
 
 def _not_blank(text: pa.Array) -> pa.Array:
