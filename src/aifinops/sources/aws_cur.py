@@ -44,6 +44,7 @@ from aifinops.sources.coded_text import (
     lookup,
     map_words,
     rows_in,
+    uniform,
 )
 from aifinops.sources.files import FileFormat
 from aifinops.sources.native import NativeCostReader, complete
@@ -389,12 +390,9 @@ def _array(column: Any) -> Any:
 def _where(mask: Any, then: Any, otherwise: Any) -> Any:
     """``if_else`` of non-text columns that returns one side untouched when the mask is
     uniform (no copy)."""
-    if mask.null_count == 0:
-        true = pc.sum(mask).as_py() or 0
-        if true == len(mask):
-            return then
-        if true == 0:
-            return otherwise
+    same = uniform(mask)
+    if same is not None:
+        return then if same else otherwise
     return pc.if_else(mask, then, otherwise)
 
 

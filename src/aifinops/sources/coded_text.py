@@ -83,14 +83,19 @@ def rows_in(values: Any, wanted: tuple[str, ...]) -> pa.BooleanArray:
     return pc.fill_null(pc.take(hit, encoded.indices), False)
 
 
+def uniform(mask: Any) -> bool | None:
+    """True or False when every row of ``mask`` is, else None (some differ or are NULL)."""
+    if mask.null_count:
+        return None
+    true = pc.sum(mask).as_py() or 0
+    return True if true == len(mask) else False if true == 0 else None
+
+
 def choose(mask: Any, then: Any, otherwise: Any) -> pa.DictionaryArray:
     """``if_else(mask, then, otherwise)``; one side untouched when the mask is uniform."""
-    if mask.null_count == 0:
-        true = pc.sum(mask).as_py() or 0
-        if true == len(mask):
-            return coded(then)
-        if true == 0:
-            return coded(otherwise)
+    same = uniform(mask)
+    if same is not None:
+        return coded(then if same else otherwise)
     a, b = coded(then), coded(otherwise)
     shifted = pc.add(b.indices, pa.scalar(len(a.dictionary), pa.int32()))
     indices = pc.if_else(mask, a.indices, shifted)
