@@ -255,10 +255,8 @@ class OTelGenAIReader(UsageReader):
         slow |= bad
         ids = []
         for name in ("trace", "span"):
-            value = pc.struct_field(
-                pc.extract_regex(_chunk(spans.column(name)), _JSON_TEXT), "text"
-            )
-            slow |= _flags(pc.is_null(value))
+            value, bad = _json_text(_chunk(spans.column(name)))
+            slow |= bad
             ids.append(value)
         request_id = pc.binary_join_element_wise(ids[0], ids[1], ":")
         provider = pc.coalesce(text["provider"], text["system"], pa.scalar("unknown"))
@@ -514,7 +512,6 @@ FROM (
 )
 """  # one thread keeps the order of the lines and lists (checked: _in_order)
 _SEPARATORS = "[\x1d-\x1f]"  # they join the label signature: a value holding one is read alone
-_JSON_TEXT = r'^"(?P<text>[^"\\]*)"$'
 _DIGITS = r"^[0-9]{1,19}$"  # Unix nanoseconds, once the JSON string's quotes are off
 _COUNT = r"^-?[0-9]{1,18}$"
 _TEXT_FIELDS = {
@@ -661,6 +658,13 @@ def _chunk(values: pa.Array | pa.ChunkedArray) -> pa.Array:
 def _blank(values: pa.Array) -> pa.Array:
     """Empty text as missing (as the one-by-one reader treats it)."""
     return pc.if_else(pc.equal(values, ""), pa.scalar(None, pa.string()), values)
+
+
+def _json_text(raw: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """JSON strings without escapes as their text, and the rows that are not such strings."""
+    plain = pc.and_(pc.starts_with(raw, '"'), pc.invert(pc.match_substring(raw, "\\")))
+    text = pc.utf8_slice_codeunits(raw, 1, -1)
+    return pc.if_else(plain, text, pa.scalar(None, pa.string())), ~_flags(plain)
 
 
 def _nanos_block(values: pa.ChunkedArray, *, required: bool) -> tuple[pa.Array, np.ndarray]:
