@@ -121,7 +121,7 @@ class _Careful(Exception):
 
 
 def _costs_source(name: str) -> sources.SourceSpec:
-    spec = sources.registered().get(name)
+    spec = sources.source(name)
     if spec is None or spec.table != "costs":
         names = sorted(n for n, s in sources.registered().items() if s.table == "costs")
         raise AifinopsError(

@@ -153,7 +153,7 @@ class Workspace:
         if not paths:
             import aifinops.sources
 
-            spec = aifinops.sources.registered().get(source)
+            spec = aifinops.sources.source(source)
             paths = [self.path / p for p in (spec.default_paths if spec else ())]
         if focus_version:
             options["focus_version"] = focus_version
@@ -312,5 +312,5 @@ class Workspace:
 def _source_options(source: str) -> dict[str, str]:
     import aifinops.sources
 
-    spec = aifinops.sources.registered().get(source)
+    spec = aifinops.sources.source(source)
     return spec.options if spec is not None else {}

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from aifinops.cli.common import WorkspaceOption, console, err_console, open_workspace
-from aifinops.store.ingest import IngestSummary
+
+if TYPE_CHECKING:
+    from aifinops.store.ingest import IngestSummary
 
 
 def ingest(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.progress import (
@@ -16,7 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from aifinops.store.ingest import FileResult
+if TYPE_CHECKING:
+    from aifinops.store.ingest import FileResult
 
 
 class IngestProgress:

@@ -1,22 +1,54 @@
 """Outside data -> Arrow tables in the store's schemas. One module per format; pure parsing.
 
-Importing this package registers every source (see :func:`registered`).
+Each source module registers its source(s) when imported. Modules are imported on demand:
+:func:`source` imports only the module of the source asked for (a command that reads AWS CUR files
+does not load the LLM price catalog), :func:`registered` imports them all.
 """
 
-from aifinops.sources import aws_cur as _aws_cur  # noqa: F401  (registers "aws-cur")
-from aifinops.sources import azure as _azure  # noqa: F401  (registers "azure")
-from aifinops.sources import dcgm as _dcgm  # noqa: F401  (registers "dcgm")
-from aifinops.sources import focus as _focus  # noqa: F401  (registers "focus")
-from aifinops.sources import gcp as _gcp  # noqa: F401  (registers "gcp")
-from aifinops.sources import jobs as _jobs  # noqa: F401  (registers "jobs")
-from aifinops.sources import llm as _llm  # noqa: F401  (registers the LLM usage sources)
-from aifinops.sources import metrics as _metrics  # noqa: F401  (registers "metrics")
-from aifinops.sources import nvidia_smi as _nvidia_smi  # noqa: F401  (registers "nvidia-smi")
-from aifinops.sources import nvidia_smi_apps as _nvidia_smi_apps  # noqa: F401  (registers "nvidia-smi-apps")
-from aifinops.sources import oci as _oci  # noqa: F401  (registers "oci")
-from aifinops.sources import onprem as _onprem  # noqa: F401  (registers "onprem")
-from aifinops.sources import prometheus as _prometheus  # noqa: F401  (registers "prometheus")
-from aifinops.sources import storage as _storage  # noqa: F401  (registers "storage")
-from aifinops.sources.base import SourceSpec, registered
+from __future__ import annotations
 
-__all__ = ["SourceSpec", "registered"]
+import importlib
+
+from aifinops.sources import base
+from aifinops.sources.base import SourceSpec
+
+#: Every source name -> the module (in this package) that registers it. A test checks that
+#: importing each module registers exactly these names.
+MODULES = {
+    "aws-cur": "aws_cur",
+    "azure": "azure",
+    "gcp": "gcp",
+    "oci": "oci",
+    "focus": "focus",
+    "onprem": "onprem",
+    "dcgm": "dcgm",
+    "prometheus": "prometheus",
+    "nvidia-smi": "nvidia_smi",
+    "nvidia-smi-apps": "nvidia_smi_apps",
+    "openai-usage": "llm",
+    "anthropic-usage": "llm",
+    "litellm": "llm",
+    "otel-genai": "llm",
+    "jobs": "jobs",
+    "metrics": "metrics",
+    "storage": "storage",
+}
+
+
+def source(name: str) -> SourceSpec | None:
+    """The registered source ``name`` (its module imported now), or None if there is none."""
+    module = MODULES.get(name)
+    if module is None:
+        return None
+    importlib.import_module(f"{__name__}.{module}")
+    return base.registered().get(name)
+
+
+def registered() -> dict[str, SourceSpec]:
+    """Every source by name (all source modules imported)."""
+    for module in dict.fromkeys(MODULES.values()):
+        importlib.import_module(f"{__name__}.{module}")
+    return base.registered()
+
+
+__all__ = ["MODULES", "SourceSpec", "registered", "source"]

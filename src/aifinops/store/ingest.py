@@ -471,11 +471,11 @@ def _read_files(
 
 
 def _source(name: str) -> sources.SourceSpec:
-    import aifinops.sources  # noqa: F401  (registers the sources)
+    import aifinops.sources
 
-    found = sources.registered().get(name)
+    found = aifinops.sources.source(name)
     if found is None:
-        known = ", ".join(sorted(sources.registered()))
+        known = ", ".join(sorted(aifinops.sources.MODULES))
         raise IngestError(f"unknown source {name!r}", hint=f"known sources: {known}")
     return found
 
