@@ -474,12 +474,10 @@ OPTIONS = {
 # -- JSON Lines in blocks ----------------------------------------------------------------------
 
 _LINES_BYTES = 16 << 20
-_KINDS = ("stringValue", "intValue", "boolValue", "doubleValue", "arrayValue", "kvlistValue",
-          "bytesValue")  # fmt: skip
-#: an attribute value as its kinds: the block path reads string and int values (as text)
-_VALUE = ",".join(
-    f'"{k}":"{"VARCHAR" if k in ("stringValue", "intValue") else "JSON"}"' for k in _KINDS
-)
+#: an attribute value as the two kinds the block path reads (as text); a value of another kind
+#: (bool, double, array, map, bytes) has neither and is read one by one
+_KINDS = ("stringValue", "intValue")
+_VALUE = ",".join(f'"{k}":"VARCHAR"' for k in _KINDS)
 _ATTRS = '[{"key":"VARCHAR","value":{' + _VALUE + "}}]"
 _SPANS_SHAPE = (
     '{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"JSON","spanId":"JSON",'
@@ -549,7 +547,7 @@ class _Attributes:
         value = flat.field("value")
         given = [_flags(pc.is_valid(value.field(kind))) for kind in _KINDS]
         # one kind given, string or int (any other shape is read one by one)
-        plain = (given[0] ^ given[1]) & ~np.logical_or.reduce(given[2:])
+        plain = given[0] ^ given[1]
         text = pc.coalesce(value.field("stringValue"), value.field("intValue"))
         return cls(owner, codes, encoded.dictionary.to_pylist(), text, plain)
 
