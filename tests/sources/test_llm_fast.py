@@ -103,6 +103,11 @@ ROWS = [
     _row(31, model="claude-sonnet-4-5", custom_llm_provider="anthropic", prompt_tokens="200001"),
     _row(32, prompt_tokens="0x10"),  # Arrow reads hex, int() does not
     _row(33, completion_tokens="+5", prompt_tokens="0700"),
+    _row(34, metadata=_meta(cache_read_input_tokens="40", cache_creation_input_tokens=" 5")),
+    _row(35, metadata=json.dumps({"user_api_key_org_id": 'o"1', "user_api_key_user_id": ""})),
+    _row(36, metadata=json.dumps({"user_api_key_org_id": None, "usage_object": "text"})),
+    _row(37, metadata=json.dumps({"usage_object": {"cache_read_input_tokens": True}})),
+    _row(38, metadata="[1, 2]"),
 ]
 
 

@@ -212,51 +212,59 @@ OPTIONS: dict[str, str] = {}
 
 # -- CSV exports: the table read in blocks, most rows converted at once ------------------------
 
-#: JSON paths into ``metadata`` the rows need, in the order :data:`_SQL` reads them
-_PATHS = (
-    "$.usage_object.cache_read_input_tokens",
-    "$.usage_object.prompt_tokens_details.cached_tokens",
-    "$.usage_object.cache_creation_input_tokens",
-    "$.usage_object.completion_tokens_details.reasoning_tokens",
-    "$.user_api_key_org_id",
-    "$.user_api_key_user_id",
-    "$.user_api_key_team_id",
-    "$.user_api_key_team_alias",
-    "$.user_api_key_alias",
-    "$.spend_logs_metadata",
+_COUNTS = {
+    "cache_read": "usage_object.cache_read_input_tokens",
+    "cached": "usage_object.prompt_tokens_details.cached_tokens",
+    "cache_write": "usage_object.cache_creation_input_tokens",
+    "reasoning": "usage_object.completion_tokens_details.reasoning_tokens",
+}
+_TEXTS = {"org": "user_api_key_org_id", "user": "user_api_key_user_id"}
+_LABEL_JSON = {"team_id": "user_api_key_team_id", "team_alias": "user_api_key_team_alias",
+               "key_alias": "user_api_key_alias", "spend_meta": "spend_logs_metadata"}  # fmt: skip
+_META = tuple(_LABEL_JSON.values())
+#: ``metadata`` as the fields the rows need: counts as text (read like the CSV's counts), the
+#: others as JSON (texts must be JSON strings; labels are read from the JSON once per value)
+_SHAPE = json.dumps(
+    {
+        "usage_object": {
+            "cache_read_input_tokens": "VARCHAR",
+            "prompt_tokens_details": {"cached_tokens": "VARCHAR"},
+            "cache_creation_input_tokens": "VARCHAR",
+            "completion_tokens_details": {"reasoning_tokens": "VARCHAR"},
+        },
+        **dict.fromkeys((*_TEXTS.values(), *_LABEL_JSON.values()), "JSON"),
+    },
+    separators=(",", ":"),
 )
-_COUNTS = ("cache_read", "cached", "cache_write", "reasoning")
-_TEXTS = ("org", "user")
-_LABEL_JSON = ("team_id", "team_alias", "key_alias", "spend_meta")
-_META = ("user_api_key_team_id", "user_api_key_team_alias", "user_api_key_alias",
-         "spend_logs_metadata")  # fmt: skip
-
-
-def _metadata_sql() -> str:
-    paths = ", ".join(f"'{p}'" for p in _PATHS)
-    parts = ["metadata IS NOT NULL AND j IS NULL AS bad_json"]
-    for k, name in enumerate(_COUNTS, start=1):
-        kind = f"json_type(j[{k}])"
-        parts.append(f"TRY_CAST(j[{k}] AS BIGINT) AS {name}")
-        parts.append(
-            f"coalesce({kind} = 'NULL' OR ({kind} IN ('BIGINT', 'UBIGINT') "
-            f"AND TRY_CAST(j[{k}] AS BIGINT) IS NOT NULL), true) AS {name}_ok"
-        )
-    for k, name in enumerate(_TEXTS, start=len(_COUNTS) + 1):
-        kind = f"json_type(j[{k}])"
-        parts.append(
-            f"CASE WHEN {kind} = 'VARCHAR' THEN json_extract_string(j[{k}], '$') END AS {name}"
-        )
-        parts.append(f"coalesce({kind} IN ('VARCHAR', 'NULL'), true) AS {name}_ok")
-    for k, name in enumerate(_LABEL_JSON, start=len(_COUNTS) + len(_TEXTS) + 1):
-        parts.append(f"CAST(j[{k}] AS VARCHAR) AS {name}")
-    return (
-        f"SELECT {', '.join(parts)} FROM "
-        f"(SELECT metadata, try(json_extract(metadata, [{paths}])) AS j FROM block)"
+_SQL = (
+    "SELECT metadata IS NOT NULL AND m IS NULL AS bad_json, "
+    + ", ".join(
+        f"m.{path} AS {name}" for name, path in {**_COUNTS, **_TEXTS, **_LABEL_JSON}.items()
     )
+    + f" FROM (SELECT metadata, try(json_transform(metadata, '{_SHAPE}')) AS m FROM block)"
+)
 
 
-_SQL = _metadata_sql()
+def _metadata(table: pa.Table) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """The fields of ``metadata`` by name, and the rows the block path cannot read exactly."""
+    out = {name: _chunk(table.column(name)) for name in table.column_names}
+    slow = _flag(out.pop("bad_json"))
+    for name in _COUNTS:
+        out[name], bad = whole_numbers(out[name], _INT, pa.int64())
+        slow |= bad
+    for name in _TEXTS:
+        raw = out[name]
+        missing = _flag(pc.fill_null(pc.equal(raw, "null"), True))
+        plain = _flag(pc.and_(pc.starts_with(raw, '"'), pc.invert(pc.match_substring(raw, "\\"))))
+        slow |= ~missing & ~plain
+        text = pc.utf8_slice_codeunits(raw, 1, -1)
+        keep = pa.array(plain & ~missing)
+        out[name] = pc.if_else(
+            pc.and_(keep, pc.not_equal(text, "")), text, pa.scalar(None, pa.string())
+        )
+    return out, slow
+
+
 _INT = r"^-?[0-9]{1,18}$"
 _MONEY = r"^-?[0-9]{1,20}(\.[0-9]{1,18})?$"
 _TIME = (
@@ -329,19 +337,15 @@ class LiteLLMCsvReader(TabularReader):
     def _convert(self, raw: pa.RecordBatch, first_record: int, progress: float) -> Batch:
         n = raw.num_rows
         col = {name: _column(raw, name) for name in _USED}
-        meta = self._sql(_SQL, pa.table({"metadata": col["metadata"]}))
-        slow = _flag(meta.column("bad_json"))
-        for name in (*_COUNTS, *_TEXTS):
-            slow |= ~_flag(meta.column(f"{name}_ok"))
+        meta, slow = _metadata(self._sql(_SQL, pa.table({"metadata": col["metadata"]})))
         prompt, bad = _ints(col["prompt_tokens"])
         slow |= bad
         completion, bad = _ints(col["completion_tokens"])
         slow |= bad
-        first = meta.column("cache_read")
+        first = meta["cache_read"]
         cache_read = pc.if_else(pc.fill_null(pc.not_equal(first, 0), False), first,
-                                meta.column("cached"))  # fmt: skip
-        cache_write = meta.column("cache_write").combine_chunks()
-        reasoning = meta.column("reasoning").combine_chunks()
+                                meta["cached"])  # fmt: skip
+        cache_write, reasoning = meta["cache_write"], meta["reasoning"]
         uncached = pc.subtract(
             pc.subtract(prompt, pc.fill_null(cache_read, 0)), pc.fill_null(cache_write, 0)
         )
@@ -374,9 +378,9 @@ class LiteLLMCsvReader(TabularReader):
             "start_time": start, "end_time": end, "record_type": pa.repeat("usage", n),
             "provider": provider, "model": model, "request_id": request_id,
             "requests": pa.repeat(1, n), **tokens, "cache_write_1h_tokens": pa.nulls(n, pa.int64()),
-            "organization_id": pc.coalesce(col["organization_id"], meta.column("org")),
+            "organization_id": pc.coalesce(col["organization_id"], meta["org"]),
             "project_id": nulls, "workspace_id": nulls, "api_key_id": col["api_key"],
-            "user_id": pc.coalesce(col["user"], meta.column("user")),
+            "user_id": pc.coalesce(col["user"], meta["user"]),
             "service_tier": nulls, "batch": pa.nulls(n, pa.bool_()),
             "cost": priced.cost, "list_cost": priced.list_cost, "currency": priced.currency,
             "price_source": priced.price_source, "vendor_cost": spend,
@@ -424,11 +428,13 @@ class LiteLLMCsvReader(TabularReader):
         self.vendor_totals[1] += vendor
         return rows
 
-    def _label_column(self, col: dict[str, pa.Array], meta: pa.Table, free: np.ndarray) -> pa.Array:
+    def _label_column(
+        self, col: dict[str, pa.Array], meta: dict[str, pa.Array], free: np.ndarray
+    ) -> pa.Array:
         """``labels`` of each row, worked out once per distinct combination of what they are
         made of."""
         parts = [col["team_id"], col["end_user"], col["model_group"], col["request_tags"],
-                 *(meta.column(k).combine_chunks() for k in _LABEL_JSON),
+                 *(meta[k] for k in _LABEL_JSON),
                  pa.array(free).cast(pa.string())]  # fmt: skip
         key = pc.binary_join_element_wise(
             *parts, "\x00", null_handling="replace", null_replacement="\x01"
