@@ -325,6 +325,8 @@ class LiteLLMCsvReader(TabularReader):
         self.vendor_totals = [Decimal(0), Decimal(0)]
         self.notes.clear()
         yield from super().batches()
+        # the blocks are gone: hand the allocator's cached pages back before the load commits
+        pa.default_memory_pool().release_unused()
         self.notes.extend(unknown_note(self.unknown))
         ours, vendor = self.vendor_totals
         if vendor or ours:

@@ -122,6 +122,8 @@ class OTelGenAIReader(UsageReader):
                 yield self._block(con, block, unknown, progress)
         finally:
             con.close()
+        # the blocks are gone: hand the allocator's cached pages back before the load commits
+        pa.default_memory_pool().release_unused()
         yield Batch(None, [], 1.0)
         if self._skipped:
             self.notes.append(f"{self._skipped:,} span(s) without gen_ai token usage skipped")
