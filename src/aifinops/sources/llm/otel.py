@@ -138,14 +138,17 @@ class OTelGenAIReader(UsageReader):
         with self.path.open("rb") as fh:
             while True:
                 chunk = fh.read(_LINES_BYTES)
-                data = rest + chunk
-                if not data:
+                if not chunk and not rest:
                     return
-                cut = data.rfind(b"\n") + 1 if chunk else len(data)
-                if cut == 0:
-                    rest = data
+                cut = chunk.rfind(b"\n") + 1
+                if chunk and not cut:  # no line ends in this read: keep reading
+                    rest += chunk
                     continue
-                data, rest = data[:cut], data[cut:]
+                # the lines that end in this read, without copying the read (a view of it)
+                data: bytes | memoryview = memoryview(chunk)[:cut] if chunk else rest
+                if chunk and rest:
+                    data = rest + data
+                rest = chunk[cut:] if chunk else b""
                 done += len(data)
                 ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10) + 1
                 if not len(ends) or ends[-1] != len(data):
