@@ -41,9 +41,7 @@ class FileFormat(StrEnum):
     PARQUET = "parquet"
 
 
-def expand(
-    paths: Iterable[str | Path], suffixes: tuple[str, ...] = _KNOWN_SUFFIXES
-) -> list[Path]:
+def expand(paths: Iterable[str | Path], suffixes: tuple[str, ...] = _KNOWN_SUFFIXES) -> list[Path]:
     """Files named by ``paths``: files as given, folders searched recursively, globs expanded.
 
     Folders contribute files whose names end with one of ``suffixes`` (by default the CSV and
