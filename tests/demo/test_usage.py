@@ -24,6 +24,7 @@ def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     for item in usage:
         summary = workspace.ingest([item.path], source=item.source, options=dict(item.options))
         assert summary.rows_quarantined == 0, item
+        assert summary.rows_ingested == item.rows, item
         table = registered()[item.source].table
         file_id = summary.files[0].file_id
         stored = workspace.sql(f"SELECT count(*) FROM {table} WHERE x_IngestFileId = {file_id}")

@@ -299,8 +299,8 @@ def test_files_with_other_metrics_of_the_same_samples_fill_the_row(
 def test_large_files_stream_in_bounded_batches(
     workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Rows are handed on every FLUSH_ROWS; a row cut by a flush (the same GPU and time in two
-    batches) is merged back into one by the load."""
+    """Rows are handed on every FLUSH_ROWS; in a file not in time order a row can still be cut
+    by a flush (the same GPU and time in two batches), and the load merges it back into one."""
     monkeypatch.setattr(dcgm, "FLUSH_ROWS", 2)
     monkeypatch.setattr(gpu_common, "lines", lambda stream, size: _one_line_chunks(stream))
     text = (
@@ -311,12 +311,34 @@ def test_large_files_stream_in_bounded_batches(
     )
     path = scrape(tmp_path, text)
     tables = [b.table for b in DcgmReader(path).batches() if b.table is not None]
-    assert [t.num_rows for t in tables] == [2, 2]  # two batches, the second repeats both rows
+    # t0 util, then t0 power (a second part of the t0 row: the file is not in time order), t15
+    assert [t.num_rows for t in tables] == [1, 1, 1]
     workspace.ingest([path], source="dcgm")
     rows = workspace.connection.execute(
         "SELECT gpu_util_pct, power_w FROM gpu_samples ORDER BY ts"
     ).fetchall()
     assert rows == [(10.0, 300.0), (20.0, 310.0)]
+
+
+def test_time_ordered_scrapes_are_never_cut_by_a_flush(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Scrapes come in time order: a batch holds only times before the latest one seen, so every
+    row is handed out whole and rows ingested are rows stored."""
+    monkeypatch.setattr(dcgm, "FLUSH_ROWS", 1)
+    monkeypatch.setattr(gpu_common, "lines", lambda stream, size: _one_line_chunks(stream))
+    text = "".join(
+        f"DCGM_FI_DEV_GPU_UTIL{{{LABELS}}} {10 + k} {1763856000000 + 15000 * k}\n"
+        f"DCGM_FI_DEV_POWER_USAGE{{{LABELS}}} {300 + k} {1763856000000 + 15000 * k}\n"
+        for k in range(3)
+    )
+    path = scrape(tmp_path, text)
+    tables = [b.table for b in DcgmReader(path).batches() if b.table is not None]
+    assert [t.num_rows for t in tables] == [1, 1, 1]
+    summary = workspace.ingest([path], source="dcgm")
+    stored = workspace.connection.execute("SELECT count(*) FROM gpu_samples").fetchone()
+    assert stored is not None
+    assert summary.rows_ingested == stored[0] == 3
 
 
 def _one_line_chunks(stream: Any) -> Any:

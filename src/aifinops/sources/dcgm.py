@@ -135,7 +135,7 @@ class DcgmReader:
                     parse.chunk(chunk)
                     if len(parse.pivot) >= FLUSH_ROWS:
                         parse.current = {}
-                        yield Batch(parse.pivot.take(), [], progress)
+                        yield Batch(parse.pivot.take_settled(), [], progress)
             except IngestError as exc:
                 exc.where = exc.where or str(self.path)
                 raise

@@ -249,6 +249,8 @@ class Pivot:
         self.rows: dict[tuple[int, int], list[float]] = {}
         self.records: dict[tuple[int, int], int] = {}
         self._width = len(VALUES)
+        #: the latest time a row was started for (see :meth:`take_settled`)
+        self.latest: int | None = None
 
     def device_id(self, device: Device) -> int:
         found = self.devices.get(device)
@@ -263,6 +265,8 @@ class Pivot:
         if values is None:
             values = self.rows[key] = [MISSING] * self._width
             self.records[key] = record
+            if self.latest is None or ts_us > self.latest:
+                self.latest = ts_us
         return values
 
     def add(self, device: int, ts_us: int, column: int, value: float | None, record: int) -> None:
@@ -273,6 +277,21 @@ class Pivot:
 
     def __len__(self) -> int:
         return len(self.rows)
+
+    def take_settled(self) -> pa.Table | None:
+        """The rows of times before the latest one seen (a time-ordered stream, such as
+        scrapes, adds no more samples to them); the latest time's rows stay, so a row is never
+        handed out in two parts."""
+        if self.latest is None:
+            return None
+        held = {k: v for k, v in self.rows.items() if k[1] >= self.latest}
+        held_records = {k: self.records[k] for k in held}
+        for key in held:
+            del self.rows[key]
+            del self.records[key]
+        table = self.take()
+        self.rows, self.records = held, held_records
+        return table
 
     def take(self) -> pa.Table | None:
         """The rows gathered so far as a table (None when there are none); starts afresh.

@@ -26,7 +26,6 @@ from aifinops.errors import IngestError
 from aifinops.sources import gpu_common as gpu
 from aifinops.sources.base import Batch, Rejection, SourceSpec, register
 
-FLUSH_ROWS = 65_536
 HINT = (
     "save the body of /api/v1/query_range or /api/v1/query (curl -s ... > file.json), or a "
     "JSON array of such bodies; see docs/sources/gpu-telemetry.md"
@@ -96,10 +95,10 @@ class PrometheusReader:
         self._record = self._points = 0
         for number, response in enumerate(responses, start=1):
             results = response["data"].get("result") or []
+            # No batch is handed out before the end: the series of one GPU's metrics can come in
+            # any order, so a row is complete only then (the document is in memory anyway).
             for index, series in enumerate(results, start=1):
                 self._read_series(pivot, series, f"response {number}, result {index}")
-                if len(pivot) >= FLUSH_ROWS:
-                    yield Batch(pivot.take(), [], number / len(responses))
         self.notes = [
             f"{self._points:,} points read from {len(responses)} response(s); one row per GPU "
             "(or MIG instance) and time"
