@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import csv
 import gzip
-import importlib.util
 import json
 import shutil
-import sys
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -39,6 +37,7 @@ from aifinops.model.focus import all_columns
 from aifinops.sources.aws_cur import AwsCurReader, service_table, snake, tag_key
 from aifinops.sources.aws_cur_sql import MONEY
 from aifinops.sources.base import Rejection
+from tests.validator import needs_validator, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "aws_cur"
 SAMPLE = DATA / "sample-anonymous-aws-export-dataset.csv"
@@ -46,7 +45,6 @@ FIXTURE = DATA / "commitments-legacy.csv"
 BAD = DATA / "bad-rows.csv"
 GOLDEN = DATA / "commitments-legacy.expected.csv"
 ROOT = Path(__file__).resolve().parents[2]
-VALIDATOR_VENV = ROOT / ".venv-validator"
 GOLDEN_COLUMNS = [
     "x_LineItemType",
     "ChargeCategory",
@@ -505,26 +503,12 @@ def test_bad_rows_are_quarantined_by_the_ingest(tmp_path: Path) -> None:
 # -- the official validator --------------------------------------------------------------------
 
 
-def _validator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "focus_validate", ROOT / "scripts/focus_validate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["focus_validate"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.validator
-@pytest.mark.skipif(
-    not (VALIDATOR_VENV / "bin" / "focus-validator").exists(),
-    reason="the official validator venv is absent (make validator)",
-)
+@needs_validator
 def test_the_converted_sample_passes_the_official_validator(tmp_path: Path) -> None:
     with Workspace.init(tmp_path / "ws") as ws:
         ws.ingest([SAMPLE, FIXTURE], source="aws-cur")
         (path,) = ws.export_focus(tmp_path, version="1.2")
-    result = _validator().validate(path, venv=VALIDATOR_VENV)
+    result = validate(path)
     unexpected = {r.rule_id for r in result.unexpected_failures()}
     assert not unexpected, result.summary(allow_defects=True)

@@ -22,6 +22,7 @@ from aifinops import Workspace
 from aifinops.errors import IngestError
 from aifinops.model.focus import all_columns
 from aifinops.store.schema import INTERNAL_COLUMNS
+from tests.validator import needs_validator, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "azure"
 EA_ACTUAL = DATA / "finops-toolkit_EA_ActualCost_Small.csv"
@@ -30,7 +31,6 @@ EA_EMPTY = DATA / "finops-toolkit_EA_NoRows.csv"
 MCA_ACTUAL = DATA / "mca_2024-03_actual.csv"
 MCA_AMORTIZED = DATA / "mca_2024-03_amortized.csv"
 ROOT = Path(__file__).resolve().parents[2]
-VALIDATOR_VENV = ROOT / ".venv-validator"
 
 
 # -- helpers shared with the GCP and OCI tests ------------------------------------------------
@@ -102,20 +102,6 @@ def stored_totals(ws: Workspace, metric: str) -> dict[str, Decimal]:
         "FROM costs GROUP BY 1"
     ).to_pylist()
     return {r["p"]: r["s"] for r in rows}
-
-
-def validator_module() -> Any:
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "focus_validate", ROOT / "scripts/focus_validate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["focus_validate"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -346,15 +332,12 @@ def test_header_only_file_loads_nothing(ws: Workspace) -> None:
 
 
 @pytest.mark.validator
-@pytest.mark.skipif(
-    not (VALIDATOR_VENV / "bin" / "focus-validator").exists(),
-    reason="the official validator venv is absent (make validator)",
-)
+@needs_validator
 def test_converted_rows_pass_the_official_validator(ws: Workspace, tmp_path: Path) -> None:
     ws.ingest([EA_ACTUAL, EA_AMORTIZED], source="azure")
     ws.ingest([MCA_ACTUAL, MCA_AMORTIZED], source="azure")
     (path,) = ws.export_focus(tmp_path / "out", version="1.2")
-    result = validator_module().validate(path, venv=VALIDATOR_VENV)
+    result = validate(path)
     assert not result.unexpected_failures(), result.summary(allow_defects=True)
 
 

@@ -21,12 +21,11 @@ from aifinops import Workspace
 from aifinops.errors import IngestError
 from aifinops.sources import gcp
 from tests.sources.test_azure import (
-    VALIDATOR_VENV,
     check_golden,
     stored_rows,
     stored_totals,
-    validator_module,
 )
+from tests.validator import needs_validator, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "gcp"
 JSONL = DATA / "billing_export_2024-03.jsonl"
@@ -201,14 +200,11 @@ def test_not_a_billing_export(ws: Workspace, tmp_path: Path) -> None:
 
 
 @pytest.mark.validator
-@pytest.mark.skipif(
-    not (VALIDATOR_VENV / "bin" / "focus-validator").exists(),
-    reason="the official validator venv is absent (make validator)",
-)
+@needs_validator
 def test_converted_rows_pass_the_official_validator(ws: Workspace, tmp_path: Path) -> None:
     ws.ingest([JSONL], source="gcp")
     (path,) = ws.export_focus(tmp_path / "out", version="1.2")
-    result = validator_module().validate(path, venv=VALIDATOR_VENV)
+    result = validate(path)
     assert not result.unexpected_failures(), result.summary(allow_defects=True)
 
 

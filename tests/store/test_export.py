@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
@@ -15,20 +12,9 @@ from aifinops import Workspace
 from aifinops.demo.generator import generate
 from aifinops.model.focus import FocusVersion, export_columns
 from tests.conftest import total
+from tests.validator import needs_validator, validate
 
 ROOT = Path(__file__).resolve().parents[2]
-VALIDATOR_VENV = ROOT / ".venv-validator"
-
-
-def _validator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "focus_validate", ROOT / "scripts/focus_validate.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["focus_validate"] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +55,13 @@ def test_upgraded_1_0_rows_get_pricing_currency_and_a_subcategory(demo_workspace
 
 
 @pytest.mark.validator
-@pytest.mark.skipif(
-    not (VALIDATOR_VENV / "bin" / "focus-validator").exists(),
-    reason="the official validator venv is absent (make validator)",
-)
+@needs_validator
 def test_the_demo_export_passes_the_official_validator(
     demo_workspace: Path, tmp_path: Path
 ) -> None:
     with Workspace(demo_workspace, read_only=True) as ws:
         (path,) = ws.export_focus(tmp_path, version="1.2")
-    result = _validator().validate(path, venv=VALIDATOR_VENV)
+    result = validate(path)
     unexpected = {r.rule_id for r in result.unexpected_failures()}
     # The demo's Azure export is FOCUS 1.0, which has no SkuMeter (added in 1.1); aifinops does not
     # invent one, so this SHOULD rule (and the parents that roll it up) fails on those rows only.
