@@ -17,7 +17,7 @@ def test_a_folder_gives_the_files_its_source_reads(tmp_path: Path) -> None:
     touch(
         tmp_path,
         "a.csv", "b.csv.gz", "c.parquet", "scrape.prom", "range.json", "spans.jsonl",
-        "inventory.toml", "notes.md", ".hidden/d.csv", "sub/e.prom.gz",
+        "inventory.toml", "notes.md", ".hidden/d.csv", "sub/e.prom.gz", "LICENSE.txt",
     )  # fmt: skip
     names = lambda formats: [p.name for p in expand([tmp_path], folder_suffixes(formats))]  # noqa: E731
     assert names(("csv", "csv.gz", "parquet")) == ["a.csv", "b.csv.gz", "c.parquet", "e.prom.gz"]
@@ -25,5 +25,6 @@ def test_a_folder_gives_the_files_its_source_reads(tmp_path: Path) -> None:
     assert names(("prometheus-json",)) == ["range.json"]
     assert names(("json", "jsonl")) == ["range.json", "spans.jsonl"]
     assert names(("toml",)) == ["inventory.toml"]
+    assert names(("csv", "sacct --parsable2")) == ["LICENSE.txt", "a.csv"]
     # A format no suffix is known for falls back to the CSV and Parquet endings.
     assert names(("something-new",)) == names(("csv", "csv.gz", "parquet"))

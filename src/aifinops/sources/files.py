@@ -16,14 +16,16 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _KNOWN_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gz", ".tsv", ".txt")
 #: File name endings a folder is searched for, by the format names sources declare.
 _FORMAT_SUFFIXES = {
-    "csv": (".csv", ".tsv", ".txt"),
+    # Not .txt: export folders hold README and LICENSE .txt files.
+    "csv": (".csv", ".tsv"),
+    "sacct --parsable2": (".txt", ".psv"),
     "csv.gz": (".csv.gz", ".gz"),
     "parquet": (".parquet",),
     "json": (".json",),
     "jsonl": (".jsonl", ".ndjson"),
     "jsonl.gz": (".jsonl.gz", ".ndjson.gz"),
-    "prometheus-text": (".prom", ".txt", ".metrics"),
-    "prometheus-text.gz": (".prom.gz", ".txt.gz", ".metrics.gz"),
+    "prometheus-text": (".prom", ".metrics"),
+    "prometheus-text.gz": (".prom.gz", ".metrics.gz"),
     "prometheus-json": (".json",),
     "toml": (".toml",),
 }
