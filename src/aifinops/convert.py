@@ -31,7 +31,7 @@ from aifinops.errors import AifinopsError
 from aifinops.model.focus import ColumnType, FocusVersion, export_columns
 from aifinops.sources.base import Rejection, SourceReader
 from aifinops.sources.convert import DECIMAL, TIMESTAMP
-from aifinops.sources.files import expand
+from aifinops.sources.files import expand, folder_suffixes
 from aifinops.sources.readahead import prefetched
 from aifinops.sources.tabular import StructuralRowsError
 from aifinops.store.export import EXPORT_VERSIONS
@@ -98,7 +98,7 @@ def convert_files(
         raise AifinopsError(
             f"cannot tell the output format of {out.name}", hint="name it *.parquet or *.csv"
         )
-    files = expand(paths)
+    files = expand(paths, folder_suffixes(spec.formats))
     careful: set[Path] = set()
     while True:
         try:

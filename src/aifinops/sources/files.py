@@ -13,7 +13,7 @@ from aifinops.errors import IngestError
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
 _ZIP_MAGIC = b"PK\x03\x04"
-_KNOWN_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gz", ".tsv", ".txt")
+_KNOWN_SUFFIXES = (".csv", ".csv.gz", ".parquet", ".gz", ".tsv")
 #: File name endings a folder is searched for, by the format names sources declare.
 _FORMAT_SUFFIXES = {
     # Not .txt: export folders hold README and LICENSE .txt files.
