@@ -254,6 +254,36 @@ class Workspace:
         )
         return self.engine.execute(expr)
 
+    def gpu_efficiency(
+        self,
+        by: Sequence[str] | None = None,
+        *,
+        metric: str | CostMetric | None = None,
+        idle_below: float = 5.0,
+        busy_from: float = 50.0,
+        pattern: bool = False,
+        **window: Any,
+    ) -> pa.Table:
+        """GPU cost with utilisation: idle and under-used GPU cost per team, machine and type
+        (``by``; see :mod:`aifinops.analysis.gpu`); ``pattern``: idle cost by weekday/weekend
+        and UTC hour band instead."""
+        from aifinops.analysis.gpu import (
+            DEFAULT_BY,
+            GpuEfficiencyQuery,
+            gpu_efficiency,
+            idle_pattern,
+        )
+
+        query = GpuEfficiencyQuery(
+            by=tuple(by) if by is not None else ((), DEFAULT_BY)[not pattern],
+            metric=self._metric(metric),
+            window=self.window(**window),
+            idle_below=idle_below,
+            busy_from=busy_from,
+        )
+        expr = idle_pattern if pattern else gpu_efficiency
+        return self.engine.execute(expr(self.engine, query))
+
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""
         from aifinops.store.sql import run_read_only

@@ -1,4 +1,4 @@
-"""``aifinops report costs | tag-coverage | trend``."""
+"""``aifinops report costs | tag-coverage | trend | gpu-efficiency``."""
 
 from __future__ import annotations
 
@@ -101,6 +101,49 @@ def trend(
     with open_workspace(workspace, read_only=True) as ws:
         table = ws.trend(by=by, metric=metric, period=period, start=start, end=end)
         render(table, fmt, output=output, title=f"trend by {by}")
+
+
+@report_app.command("gpu-efficiency")
+def gpu_efficiency(
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            "-b",
+            help="machine, instance_type, gpu_model, a FOCUS column or tag:KEY; repeat or "
+            "comma-separate. Default: tag:team, machine, instance_type, gpu_model.",
+        ),
+    ] = None,
+    metric: MetricOption = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    idle_below: Annotated[
+        float, typer.Option("--idle-below", help="A GPU-hour under this % is idle.")
+    ] = 5.0,
+    busy_from: Annotated[
+        float, typer.Option("--busy-from", help="A GPU-hour from this % up is busy.")
+    ] = 50.0,
+    pattern: Annotated[
+        bool, typer.Option("--pattern", help="Idle cost by weekday/weekend and UTC hour band.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """Idle and under-used GPUs in dollars: GPU cost joined to GPU utilisation."""
+    window = {"period": period, "start": start, "end": end}
+    with open_workspace(workspace, read_only=True) as ws:
+        table = ws.gpu_efficiency(
+            _split(by) or None,
+            metric=metric,
+            idle_below=idle_below,
+            busy_from=busy_from,
+            pattern=pattern,
+            **window,
+        )
+        title = "idle GPU cost by day and UTC hour" if pattern else "GPU efficiency"
+        render(table, fmt, output=output, title=f"{title}, {ws.window(period, start, end)}")
 
 
 def register(app: typer.Typer) -> None:
