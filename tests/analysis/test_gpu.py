@@ -10,12 +10,10 @@ import pytest
 
 from aifinops import Workspace
 from aifinops.analysis.gpu import GpuEfficiencyQuery
-from aifinops.demo.generator import DemoOptions, generate, sized_company
-from aifinops.demo.timeline import Timeline
-from aifinops.demo.usage import write_usage
 from aifinops.errors import QueryError
 from aifinops.model.gpu_catalog import instance_type, name_pattern
 from tests.cli.runner import run_cli
+from tests.demo.build import demo_workspace
 
 # Hand-made costs. box-a: AWS g5.12xlarge (4 x A10G, type found in the charge description), two
 # hours on Saturday 2026-10-03 at $4.00 ($1.00 per GPU-hour). box-b: an on-prem server with
@@ -188,15 +186,8 @@ def test_catalog_finds_types_in_descriptions() -> None:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("gpu-demo")
-    manifest = generate(root / "data", months=1)
-    timeline = Timeline.ending(DemoOptions().end_month, 1)
-    usage = write_usage(root / "data", sized_company(42, None, timeline), timeline)
-    ws = Workspace.init(root / "ws")
-    ws.ingest([f.path for f in manifest.files])
-    for item in usage:  # on-prem costs, GPU telemetry (Prometheus), jobs, LLM usage ...
-        ws.ingest([item.path], source=item.source, options=dict(item.options))
-    return ws
+    # on-prem costs, GPU telemetry (Prometheus), jobs, LLM usage ... beside the bills
+    return demo_workspace(tmp_path_factory.mktemp("gpu-demo"), months=1)[0]
 
 
 def test_demo_idle_boxes_top_the_report(demo: Workspace) -> None:

@@ -7,22 +7,17 @@ from pathlib import Path
 import pytest
 
 from aifinops import Workspace
-from aifinops.demo.generator import DemoOptions, generate, sized_company
+from aifinops.demo.generator import DemoOptions, sized_company
 from aifinops.demo.timeline import Timeline
 from aifinops.demo.usage import write_usage
 from aifinops.sources import registered
+from tests.demo.build import demo_workspace
 
 
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    root = tmp_path_factory.mktemp("demo-usage")
-    manifest = generate(root / "data", months=2)
-    timeline = Timeline.ending(DemoOptions().end_month, 2)
-    usage = write_usage(root / "data", sized_company(42, None, timeline), timeline)
-    workspace = Workspace.init(root / "ws")
-    workspace.ingest([f.path for f in manifest.files])
-    for item in usage:
-        summary = workspace.ingest([item.path], source=item.source, options=dict(item.options))
+    workspace, loads = demo_workspace(tmp_path_factory.mktemp("demo-usage"), months=2)
+    for item, summary in loads:
         assert summary.rows_quarantined == 0, item
         assert summary.rows_ingested == item.rows, item
         table = registered()[item.source].table
