@@ -284,6 +284,25 @@ class Workspace:
         expr = idle_pattern if pattern else gpu_efficiency
         return self.engine.execute(expr(self.engine, query))
 
+    def llm_costs(
+        self,
+        by: Sequence[str] | None = None,
+        *,
+        granularity: str | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """LLM unit costs from ``llm_usage`` (usage rows): requests, tokens by kind, cost, $ per
+        1M tokens, per 1M output tokens and per request, cache read share, per ``by`` (default
+        provider, model; see :mod:`aifinops.analysis.llm_costs`)."""
+        from aifinops.analysis.llm_costs import DEFAULT_BY, LlmCostQuery, llm_costs
+
+        query = LlmCostQuery(
+            by=tuple(by) if by else DEFAULT_BY,
+            window=self.window(**window),
+            granularity=Granularity.parse(granularity) if granularity else None,
+        )
+        return llm_costs(self.engine, query)
+
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""
         from aifinops.store.sql import run_read_only

@@ -1,4 +1,4 @@
-"""``aifinops report costs | tag-coverage | trend | gpu-efficiency``."""
+"""``aifinops report costs | tag-coverage | trend | gpu-efficiency | llm-costs``."""
 
 from __future__ import annotations
 
@@ -144,6 +144,39 @@ def gpu_efficiency(
         )
         title = "idle GPU cost by day and UTC hour" if pattern else "GPU efficiency"
         render(table, fmt, output=output, title=f"{title}, {ws.window(period, start, end)}")
+
+
+@report_app.command("llm-costs")
+def llm_costs(
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            "-b",
+            help="provider, model, project_id, workspace_id, organization_id, api_key_id, "
+            "user_id, service_tier, batch, source, price_source or label:KEY; repeat or "
+            "comma-separate. Default: provider, model.",
+        ),
+    ] = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    granularity: Annotated[
+        str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
+    ] = None,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """LLM unit costs: tokens by kind, cost, $ per 1M tokens and per request, cache read share."""
+    window = {"period": period, "start": start, "end": end}
+    with open_workspace(workspace, read_only=True) as ws:
+        table = ws.llm_costs(_split(by), granularity=granularity, **window)
+        if fmt is OutputFormat.TABLE:  # fewer columns; ratios as text, not rounded to cents
+            from aifinops.analysis.llm_costs import for_terminal
+
+            table = for_terminal(table)
+        render(table, fmt, output=output, title=f"LLM unit costs, {ws.window(period, start, end)}")
 
 
 def register(app: typer.Typer) -> None:
