@@ -41,7 +41,7 @@ from aifinops.sources.llm.common import (
     parse_json,
     unknown_note,
 )
-from aifinops.sources.llm.reader import Bad, Item, UsageReader
+from aifinops.sources.llm.reader import Bad, Item, UsageReader, add_item
 from aifinops.sources.llm.vector import INPUT_KINDS, counts, price_block, whole_numbers
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -210,7 +210,7 @@ class OTelGenAIReader(UsageReader):
         texts = block.column("text").to_pylist()
         for line, text in zip(lines, texts, strict=True):
             for item in self._walk(line, parse_json(text.rstrip(), self.path, line - 1)):
-                _add(rows, item)
+                add_item(rows, item)
         return rows.batch(progress)
 
     def _convert(  # noqa: PLR0915  (one pass over a block, its steps in order)
@@ -331,7 +331,7 @@ class OTelGenAIReader(UsageReader):
             path = f"resourceSpans[{r}].scopeSpans[{s}].spans[{p}]"
             record = self._record(span, attributes, resource)
             number = int(numbers[position])
-            _add(rows, Item(number, line, path, _raw(span, attributes), record))
+            add_item(rows, Item(number, line, path, _raw(span, attributes), record))
         return rows
 
     def _label_column(  # noqa: PLR0917  (the parts of a block the labels come from)
@@ -635,15 +635,6 @@ def _not_blank(text: pa.Array) -> pa.Array:
     for at in np.flatnonzero(~keep).tolist():
         keep[at] = bool(text[at].as_py().strip())
     return pa.array(keep)
-
-
-def _add(rows: Rows, item: Item) -> None:
-    if isinstance(item.parsed, Bad):
-        bad = item.parsed
-        where = f"{item.where}.{bad.field}" if item.where else bad.field
-        rows.reject(item.number, item.line, where, bad.reason, bad.value, item.raw)
-    else:
-        rows.add(item.parsed, item.number, item.line, item.where, item.raw)
 
 
 def _texts(block: pa.Table, lines: list[int]) -> dict[int, str]:

@@ -91,12 +91,7 @@ class UsageReader:
         rows = Rows(self.source, self.catalog, unknown)
         self.notes.clear()
         for item in self.items():
-            if isinstance(item.parsed, Bad):
-                bad = item.parsed
-                where = f"{item.where}.{bad.field}" if item.where else bad.field
-                rows.reject(item.number, item.line, where, bad.reason, bad.value, item.raw)
-            else:
-                rows.add(item.parsed, item.number, item.line, item.where, item.raw)
+            add_item(rows, item)
             if len(rows) >= ROWS_PER_BATCH:
                 yield rows.batch(self.progress())
         ours, vendor = rows.vendor_totals
@@ -181,3 +176,13 @@ class BucketReader(UsageReader):
 
     def read(self, bucket: dict[str, object], result: dict[str, object]) -> Record | Bad:
         raise NotImplementedError
+
+
+def add_item(rows: Rows, item: Item) -> None:
+    """An item into ``rows``: its record, or its rejection with the field that is bad."""
+    if isinstance(item.parsed, Bad):
+        bad = item.parsed
+        where = f"{item.where}.{bad.field}" if item.where else bad.field
+        rows.reject(item.number, item.line, where, bad.reason, bad.value, item.raw)
+    else:
+        rows.add(item.parsed, item.number, item.line, item.where, item.raw)
