@@ -21,6 +21,11 @@ from aifinops.output import OutputFormat, render
 report_app = typer.Typer(help="Cost reports.", no_args_is_help=True)
 
 
+GranularityOption = Annotated[
+    str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
+]
+
+
 def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
@@ -35,9 +40,7 @@ def costs(
     period: PeriodOption = None,
     start: FromOption = None,
     end: ToOption = None,
-    granularity: Annotated[
-        str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
-    ] = None,
+    granularity: GranularityOption = None,
     top: Annotated[
         int | None, typer.Option("--top", "-n", help="Keep the N largest groups; sum the rest.")
     ] = None,
@@ -161,9 +164,7 @@ def llm_costs(
     period: PeriodOption = None,
     start: FromOption = None,
     end: ToOption = None,
-    granularity: Annotated[
-        str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
-    ] = None,
+    granularity: GranularityOption = None,
     workspace: WorkspaceOption = None,
     fmt: FormatOption = OutputFormat.TABLE,
     output: OutputOption = None,
