@@ -84,7 +84,7 @@ def parse_labels(text: str) -> dict[str, str]:
     return labels
 
 
-class DcgmReader:
+class DcgmReader(gpu.SampleFile):
     """Reads one file of dcgm-exporter scrapes into ``gpu_samples`` batches."""
 
     describes = "dcgm-exporter metrics (Prometheus text exposition)"
@@ -97,12 +97,7 @@ class DcgmReader:
         scraped_at: str | None = None,
         host: str | None = None,
     ) -> None:
-        self.path = path
-        self.version: str | None = None
-        self.warnings: Counter[str] = Counter()
-        self.notes: list[str] = []
-        self.columns: tuple[str, ...] = gpu.BATCH_COLUMNS
-        self.host = host or None
+        super().__init__(path, host)
         self.scraped_at_option = scraped_at
         self._fixed_us = self._fixed_time(scraped_at)
         self._size = max(path.stat().st_size, 1)
@@ -115,9 +110,6 @@ class DcgmReader:
         with self.path.open("rb") as head:
             gzipped = head.read(2) == GZIP_MAGIC
         return "prometheus-text.gz" if gzipped else "prometheus-text"
-
-    def close(self) -> None:
-        """Nothing is held open between calls to :meth:`batches`."""
 
     def _fixed_time(self, option: str | None) -> int | None:
         if not option:

@@ -228,6 +228,22 @@ def device_from_labels(labels: dict[str, str], host: str | None = None) -> Devic
     )
 
 
+class SampleFile:
+    """What a reader of one telemetry file into ``gpu_samples`` batches starts with (dcgm
+    scrapes, Prometheus exports): the reader attributes, the host option, nothing held open."""
+
+    def __init__(self, path: Path, host: str | None) -> None:
+        self.path = path
+        self.version: str | None = None
+        self.warnings: Counter[str] = Counter()
+        self.notes: list[str] = []
+        self.columns: tuple[str, ...] = BATCH_COLUMNS
+        self.host = host or None
+
+    def close(self) -> None:
+        """Nothing is held open between calls to ``batches``."""
+
+
 #: A value not (yet) known in a pivot row; stored as NULL.
 MISSING = math.nan
 

@@ -17,7 +17,6 @@ rows plus quarantined points.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +31,7 @@ HINT = (
 )
 
 
-class PrometheusReader:
+class PrometheusReader(gpu.SampleFile):
     """Reads one Prometheus API JSON export into ``gpu_samples`` batches."""
 
     describes = "a Prometheus HTTP API query response (JSON)"
@@ -45,21 +44,12 @@ class PrometheusReader:
         metric: str | None = None,
         host: str | None = None,
     ) -> None:
-        self.path = path
-        self.version: str | None = None
-        self.warnings: Counter[str] = Counter()
-        self.notes: list[str] = []
-        self.columns: tuple[str, ...] = gpu.BATCH_COLUMNS
+        super().__init__(path, host)
         self.metric = metric or None
-        self.host = host or None
-        self._format = "prometheus-json"
 
     @property
     def format(self) -> str:
-        return self._format
-
-    def close(self) -> None:
-        """The file is read whole in :meth:`batches`; nothing stays open."""
+        return "prometheus-json"
 
     def _responses(self) -> list[dict[str, Any]]:
         try:
