@@ -35,7 +35,11 @@ class Batch:
 
 
 class SourceReader(Protocol):
-    """Reads one file into batches of rows in the shape of a store table."""
+    """Reads one file into batches of rows in the shape of a store table.
+
+    A reader whose rows depend on more than the file (the on-prem inventory and its period) may
+    also carry ``digest``: the load's identity in ``ingest_log`` instead of the file's hash.
+    """
 
     version: str | None
     warnings: Counter[str]
