@@ -460,9 +460,7 @@ def test_a_file_without_the_cur_columns_is_refused(tmp_path: Path) -> None:
 
 def test_the_service_table_uses_focus_subcategories_under_their_category() -> None:
     parents = {}
-    reference = ROOT.parent / "shared/reference/focus/focus_1.4_servicesubcategory_parents.csv"
-    if not reference.exists():
-        pytest.skip("the FOCUS reference tables are not beside the checkout")
+    reference = ROOT / "tests/data/reference/focus_1.4_servicesubcategory_parents.csv"
     with reference.open(encoding="utf-8") as f:
         parents = {r["ServiceSubcategory"]: r["ServiceCategory"] for r in csv.DictReader(f)}
     codes, categories, subcategories = service_table()
