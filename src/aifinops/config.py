@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from aifinops.errors import ConfigError
+from aifinops.model.allocation import AllocationRules
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
 
@@ -104,6 +105,7 @@ class Settings(BaseSettings):
     report: ReportSection = Field(default_factory=ReportSection)
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
     prices: PricesSection = Field(default_factory=PricesSection)
+    allocation: AllocationRules = Field(default_factory=AllocationRules)
 
     @classmethod
     def settings_customise_sources(

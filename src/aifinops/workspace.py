@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
 
+    from aifinops.analysis.allocation import AllocationSummary
     from aifinops.engine import Engine
     from aifinops.store.ingest import IngestSummary, Progress
 
@@ -302,6 +303,123 @@ class Workspace:
             granularity=Granularity.parse(granularity) if granularity else None,
         )
         return llm_costs(self.engine, query)
+
+    def allocate(self) -> AllocationSummary:
+        """(Re)build ``allocated_costs`` from the ``[allocation]`` rules, in one transaction;
+        fails (and keeps the previous table) if any month does not add up to ``costs``."""
+        import time
+
+        from aifinops.analysis import allocation
+
+        started = time.perf_counter()
+        plan = allocation.make_plan(self.engine, self.settings.allocation, self._metric(None))
+        con = self.connection
+        con.begin()
+        try:
+            allocation.materialise(self.engine, plan)
+            result = allocation.summary(self.engine, plan, time.perf_counter() - started)
+            if result.mismatches.num_rows:
+                raise QueryError(
+                    "allocation does not add up to the costs in "
+                    f"{result.mismatches.num_rows} month(s); nothing was changed",
+                    hint="this is a bug: please report it with `aifinops allocate --debug`",
+                )
+            con.execute("DELETE FROM meta WHERE key = ?", [allocation.STATE_KEY])
+            con.execute(
+                "INSERT INTO meta VALUES (?, ?)", [allocation.STATE_KEY, self._allocation_state()]
+            )
+            con.commit()
+        except BaseException:
+            con.rollback()
+            raise
+        return result
+
+    def _allocation_state(self) -> str:
+        from aifinops.analysis.allocation import state
+
+        row = self.connection.execute("SELECT coalesce(max(load_id), 0) FROM ingest_log").fetchone()
+        return state(self.settings.allocation, int(row[0]) if row else 0)
+
+    def allocation_stale(self) -> str | None:
+        """Why ``allocated_costs`` no longer matches the costs or the rules (None if it does)."""
+        from aifinops.analysis.allocation import STATE_KEY
+
+        row = self.connection.execute(
+            "SELECT value FROM meta WHERE key = ?", [STATE_KEY]
+        ).fetchone()
+        if row is None:
+            return "costs have not been allocated yet: run `aifinops allocate`"
+        if row[0] != self._allocation_state():
+            return (
+                "allocated_costs is older than the latest ingest or the [allocation] rules: "
+                "run `aifinops allocate` to bring it up to date"
+            )
+        return None
+
+    def allocated(
+        self,
+        by: Sequence[str] = ("team",),
+        *,
+        metric: str | CostMetric | None = None,
+        granularity: str | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """Allocated cost by dimensions (``team``, ``project`` ... ``allocation``, ``job``) from
+        ``allocated_costs`` (run :meth:`allocate` first)."""
+        from aifinops.analysis.allocation import report
+
+        self._need_allocation()
+        expr = report(
+            self.engine,
+            list(by),
+            self._metric(metric),
+            self.window(**window),
+            Granularity.parse(granularity) if granularity else None,
+        )
+        return self.engine.execute(expr)
+
+    def showback(
+        self,
+        *,
+        dimension: str = "team",
+        values: Sequence[str] = (),
+        metric: str | CostMetric | None = None,
+        detail_by: str | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """The showback statement per ``dimension`` value and month (see
+        :mod:`aifinops.analysis.showback`); with ``detail_by``, each value's cost by that column
+        instead."""
+        from aifinops.analysis import showback
+
+        self._need_allocation()
+        chosen, when = self._metric(metric), self.window(**window)
+        if detail_by:
+            expr = showback.statement_detail(
+                self.engine,
+                metric=chosen,
+                window=when,
+                dimension=dimension,
+                values=list(values),
+                by=detail_by,
+            )
+        else:
+            expr = showback.statement(
+                self.engine, metric=chosen, window=when, dimension=dimension, values=list(values)
+            )
+        return self.engine.execute(expr)
+
+    def _need_allocation(self) -> None:
+        if not self._has_table("allocated_costs"):
+            raise QueryError(
+                "costs have not been allocated yet", hint="run `aifinops allocate` first"
+            )
+
+    def _has_table(self, name: str) -> bool:
+        row = self.connection.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+        ).fetchone()
+        return bool(row and row[0])
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""

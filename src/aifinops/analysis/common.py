@@ -42,8 +42,13 @@ def dimension(engine: Engine, costs: ir.Table, spec: str) -> ir.Value:
 
 def within(costs: ir.Table, window: Window) -> ir.Table:
     """Rows whose charge period starts inside ``window`` (UTC dates)."""
+    return within_dates(costs, "x_ChargeDate", window)
+
+
+def within_dates(table: ir.Table, column: str, window: Window) -> ir.Table:
+    """Rows whose date ``column`` is inside ``window``."""
     if window.start is not None:
-        costs = costs.filter(costs.x_ChargeDate >= window.start)
+        table = table.filter(table[column] >= window.start)
     if window.end is not None:
-        costs = costs.filter(costs.x_ChargeDate < window.end)
-    return costs
+        table = table.filter(table[column] < window.end)
+    return table

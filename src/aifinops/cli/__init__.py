@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from aifinops.cli import convert, demo, ingest, report, run, workspace
+from aifinops.cli import allocate, convert, demo, ingest, report, run, workspace
 from aifinops.cli.common import err_console
 from aifinops.errors import AifinopsError
 
@@ -23,6 +23,7 @@ workspace.register(app)
 ingest.register(app)
 convert.register(app)
 report.register(app)
+allocate.register(app)
 run.register(app)
 demo.register(app)
 

@@ -38,6 +38,24 @@ class Engine:
         """Run an expression; decimals stay exact (Arrow decimal128)."""
         return self.backend.to_pyarrow(expr)
 
+    # -- derived tables ---------------------------------------------------------------------
+    # Ibis 12.0.0 with sqlglot 30 renders ``DROP TABLE`` without the table's name, which breaks
+    # ``create_table(overwrite=True)`` and ``drop_table``; these write the statements themselves.
+
+    def create_table(self, name: str, expr: ir.Table, *, temp: bool = False) -> None:
+        """Create (or replace) table ``name`` holding the rows of ``expr``."""
+        self.backend._run_pre_execute_hooks(expr)  # registers in-memory tables
+        sql = self.backend.compile(expr)
+        kind = "TEMP TABLE" if temp else "TABLE"
+        self.backend.raw_sql(f"CREATE OR REPLACE {kind} {_quote(name)} AS {sql}")
+
+    def insert(self, name: str, expr: ir.Table) -> None:
+        """Append the rows of ``expr`` (same column names) to table ``name``."""
+        self.backend.insert(name, expr)
+
+    def drop_table(self, name: str) -> None:
+        self.backend.raw_sql(f"DROP TABLE IF EXISTS {_quote(name)}")
+
     # -- the engine mapping ------------------------------------------------------------------
 
     @staticmethod
@@ -53,3 +71,7 @@ class Engine:
     def bucket(date: ir.DateValue, granularity: Granularity) -> ir.DateValue:
         """The first day of the day/week/month/quarter/year bucket of ``date`` (weeks: Monday)."""
         return date.truncate(_TRUNCATE_UNITS[granularity.value])
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
