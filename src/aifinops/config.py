@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from aifinops.errors import ConfigError
 from aifinops.model.allocation import AllocationRules
+from aifinops.model.carbon import CarbonSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
 
@@ -105,6 +106,7 @@ class Settings(BaseSettings):
     report: ReportSection = Field(default_factory=ReportSection)
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
     prices: PricesSection = Field(default_factory=PricesSection)
+    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     allocation: AllocationRules = Field(default_factory=AllocationRules)
 
     @classmethod

@@ -1,4 +1,4 @@
-"""``aifinops report costs | tag-coverage | trend | gpu-efficiency | llm-costs``."""
+"""``aifinops report costs | tag-coverage | trend | gpu-efficiency | llm-costs | carbon``."""
 
 from __future__ import annotations
 
@@ -178,6 +178,47 @@ def llm_costs(
 
             table = for_terminal(table)
         render(table, fmt, output=output, title=f"LLM unit costs, {ws.window(period, start, end)}")
+
+
+@report_app.command("carbon")
+def carbon(
+    by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--by",
+            "-b",
+            help="machine, instance_type, gpu_model, a FOCUS column or tag:KEY (with --jobs: "
+            "job_id, name, kind, host, user_name, status, gpu_model, source or label:KEY); repeat "
+            "or comma-separate. Default: ServiceProviderName, RegionId (--jobs: job_id, name, "
+            "kind, host).",
+        ),
+    ] = None,
+    jobs: Annotated[
+        bool, typer.Option("--jobs", help="Per job (or job label): jobs joined to telemetry.")
+    ] = False,
+    regions: Annotated[
+        bool,
+        typer.Option("--regions", help="The lower-carbon region for each GPU instance type."),
+    ] = False,
+    metric: MetricOption = None,
+    period: PeriodOption = None,
+    start: FromOption = None,
+    end: ToOption = None,
+    workspace: WorkspaceOption = None,
+    fmt: FormatOption = OutputFormat.TABLE,
+    output: OutputOption = None,
+) -> None:
+    """GPU energy (kWh) and emissions (kg CO2e) beside cost; per job; lower-carbon regions."""
+    from aifinops.analysis.carbon import for_terminal, view_of
+
+    view = view_of(jobs=jobs, regions=regions)
+    window = {"period": period, "start": start, "end": end}
+    with open_workspace(workspace, read_only=True) as ws:
+        table = ws.carbon(_split(by) or None, view=view, metric=metric, **window)
+        if fmt is OutputFormat.TABLE:
+            table = for_terminal(table)
+        title = f"GPU energy and emissions ({view}), {ws.window(period, start, end)}"
+        render(table, fmt, output=output, title=title)
 
 
 def register(app: typer.Typer) -> None:
