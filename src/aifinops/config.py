@@ -23,8 +23,10 @@ from pydantic_settings import (
 from aifinops.errors import ConfigError
 from aifinops.model.allocation import AllocationRules
 from aifinops.model.carbon import CarbonSettings
+from aifinops.model.llm_savings import LlmRecommendSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
+from aifinops.model.storage_prices import StorageRecommendSettings
 
 CONFIG_FILE = "aifinops.toml"
 
@@ -106,6 +108,8 @@ class Settings(BaseSettings):
     report: ReportSection = Field(default_factory=ReportSection)
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
     prices: PricesSection = Field(default_factory=PricesSection)
+    recommend_llm: LlmRecommendSettings = Field(default_factory=LlmRecommendSettings)
+    recommend_storage: StorageRecommendSettings = Field(default_factory=StorageRecommendSettings)
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     allocation: AllocationRules = Field(default_factory=AllocationRules)
 
@@ -196,6 +200,8 @@ EXAMPLES = {
 def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):

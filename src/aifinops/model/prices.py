@@ -195,6 +195,12 @@ class Catalog:
         assert cached is None or isinstance(cached, Price)
         return cached
 
+    def model_id(self, provider: str, model: str) -> str | None:
+        """The catalog's ``provider/model`` id of a model as a source names it (``gpt-4.1`` for
+        ``gpt-4.1-2025-04-14``), or None for a model the catalog does not know."""
+        found = self._model(canonical_provider(provider), model)
+        return None if found is None else f"{found[0]}/{found[1].id}"
+
     def tier_starts(
         self,
         provider: str,

@@ -91,7 +91,13 @@ class RecommendContext:
 Recommender = Callable[["Engine", RecommendContext], list[Recommendation]]
 
 #: kind prefix -> "module:function" of the recommender (imported when it runs)
-RECOMMENDERS: dict[str, str] = {}
+RECOMMENDERS: dict[str, str] = {
+    "llm-caching": "aifinops.analysis.recommend.llm:caching",
+    "llm-routing": "aifinops.analysis.recommend.llm:routing",
+    "llm-batch": "aifinops.analysis.recommend.llm:batch",
+    "storage-tiering": "aifinops.analysis.recommend.storage:tiering",
+    "checkpoint-retention": "aifinops.analysis.recommend.storage:checkpoint_retention",
+}
 
 
 def recommenders(kinds: Sequence[str] = ()) -> dict[str, Recommender]:
