@@ -24,6 +24,7 @@ from aifinops.errors import ConfigError
 from aifinops.model.allocation import AllocationRules
 from aifinops.model.carbon import CarbonSettings
 from aifinops.model.llm_savings import LlmRecommendSettings
+from aifinops.model.carbon import CarbonSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
 from aifinops.model.storage_prices import StorageRecommendSettings
@@ -108,6 +109,7 @@ class Settings(BaseSettings):
     report: ReportSection = Field(default_factory=ReportSection)
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
     prices: PricesSection = Field(default_factory=PricesSection)
+    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     recommend_llm: LlmRecommendSettings = Field(default_factory=LlmRecommendSettings)
     recommend_storage: StorageRecommendSettings = Field(default_factory=StorageRecommendSettings)
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aifinops.analysis.carbon import METHODS, Figures, Tally, _round, _to_arrow, figures, place
+from aifinops.analysis.carbon import METHODS, Figures, Tally, figures, place, rounded, to_arrow
 from aifinops.analysis.energy import FIGURES
 from aifinops.errors import QueryError
 from aifinops.model.carbon import ASSUMED_UTILISATION_PCT, CarbonFactors
@@ -197,11 +197,11 @@ def job_carbon(engine: Engine, query: JobCarbonQuery) -> pa.Table:
     for key, (tally, ids) in tallies.items():
         cols = tally.columns()
         kg, hours = tally.kg, tally.carbon_gpu_hours
-        per_hour = _round(kg / hours, 6) if kg is not None and hours else None
+        per_hour = rounded(kg / hours, 6) if kg is not None and hours else None
         out.append({**dict(zip(keys, key, strict=True)), "jobs": len(ids), **cols,
                     "kgco2e_per_gpu_hour": per_hour})  # fmt: skip
     out.sort(key=lambda r: (r["kgco2e"] is None, -(r["kgco2e"] or 0), [str(r[k]) for k in keys]))
-    return _to_arrow(out, table.schema, [*keys, *COLUMNS])
+    return to_arrow(out, table.schema, [*keys, *COLUMNS])
 
 
 def _job_figures(row: dict[str, Any], factors: CarbonFactors, assumed: float) -> Figures:
