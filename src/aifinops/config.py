@@ -24,7 +24,6 @@ from aifinops.errors import ConfigError
 from aifinops.model.allocation import AllocationRules
 from aifinops.model.carbon import CarbonSettings
 from aifinops.model.llm_savings import LlmRecommendSettings
-from aifinops.model.carbon import CarbonSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
 from aifinops.model.storage_prices import StorageRecommendSettings
@@ -112,7 +111,6 @@ class Settings(BaseSettings):
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     recommend_llm: LlmRecommendSettings = Field(default_factory=LlmRecommendSettings)
     recommend_storage: StorageRecommendSettings = Field(default_factory=StorageRecommendSettings)
-    carbon: CarbonSettings = Field(default_factory=CarbonSettings)
     allocation: AllocationRules = Field(default_factory=AllocationRules)
 
     @classmethod

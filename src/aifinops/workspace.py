@@ -327,29 +327,6 @@ class Workspace:
             onprem=self.settings.onprem,
         )
 
-    def carbon(
-        self,
-        by: Sequence[str] | None = None,
-        *,
-        view: str = "costs",
-        metric: str | CostMetric | None = None,
-        **window: Any,
-    ) -> pa.Table:
-        """Energy (kWh) and emissions (kg CO2e) of GPU machines beside their cost per ``by``
-        (``view="costs"``), per job or job label (``"jobs"``), or the lower-carbon region of each
-        GPU instance type in use (``"regions"``); see :mod:`aifinops.analysis.carbon`."""
-        from aifinops.analysis.carbon import CarbonView, carbon_report
-
-        return carbon_report(
-            self.engine,
-            CarbonView.parse(view),
-            tuple(by) if by else None,
-            metric=self._metric(metric),
-            window=self.window(**window),
-            settings=self.settings.carbon,
-            onprem=self.settings.onprem,
-        )
-
     def allocate(self) -> AllocationSummary:
         """(Re)build ``allocated_costs`` from the ``[allocation]`` rules, in one transaction;
         fails (and keeps the previous table) if any month does not add up to ``costs``."""
