@@ -197,6 +197,24 @@ EXAMPLES = {
 }
 
 
+EXAMPLES[("allocation", "dimensions")] = """\
+# [allocation.dimensions.team]   # a default dimension, redefined; see docs/allocation.md
+# tags = ["team", "owner", "squad"]
+# rules = [{ value = "research", accounts = ["*-research*"] }]
+#
+# [allocation.dimensions.product]   # a dimension of your own
+# tags = ["product"]
+# default = "none"\
+"""
+EXAMPLES[("allocation", "shared")] = """\
+# [[allocation.shared]]          # one per shared cost pool; see docs/allocation.md
+# name = "support"
+# match = { services = ["AWS Support*"] }
+# dimension = "team"
+# method = "proportional"\
+"""
+
+
 def _toml_value(value: Any) -> str:
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_value(v)}" for k, v in value.items()) + " }"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aifinops import Workspace
+from aifinops.demo.allocation import add_rules
 from aifinops.demo.generator import DemoOptions, generate, sized_company
 from aifinops.demo.timeline import Timeline
 from aifinops.demo.usage import UsageFile, write_usage
@@ -18,7 +19,9 @@ def demo_workspace(
     manifest = generate(root / "data", months=months)
     timeline = Timeline.ending(DemoOptions().end_month, months)
     usage = write_usage(root / "data", sized_company(42, None, timeline), timeline)
-    ws = Workspace.init(root / "ws")
+    Workspace.init(root / "ws").close()
+    add_rules(root / "ws")  # the demo's [allocation] rules, as `aifinops demo` writes them
+    ws = Workspace(root / "ws")
     ws.ingest([f.path for f in manifest.files])
     loads = [
         (item, ws.ingest([item.path], source=item.source, options=dict(item.options)))

@@ -34,7 +34,11 @@ def demo(
     manifest.write(data / "manifest.json")
     timeline = Timeline.ending(DemoOptions().end_month, months)
     usage = write_usage(data, sized_company(seed, rows, timeline), timeline)
-    with Workspace.init(directory) as ws:
+    from aifinops.demo.allocation import add_rules
+
+    Workspace.init(directory).close()
+    add_rules(directory)
+    with Workspace(directory) as ws:
         with IngestProgress(err_console) as progress:
             summary = ws.ingest([f.path for f in manifest.files], progress=progress)
         print_summary(summary)
@@ -46,6 +50,11 @@ def demo(
             console.print(
                 f"{item.source}: {extra.rows_ingested:,} rows from {item.path.relative_to(data)}"
             )
+        allocation = ws.allocate()
+        console.print(
+            f"allocated every cost row to teams, GPU workloads and shared pools in "
+            f"{allocation.seconds:.1f} s: `aifinops report showback` shows the statements"
+        )
         print_executive_summary(ws, console)
 
 

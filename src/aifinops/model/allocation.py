@@ -161,7 +161,7 @@ class IdleGpu(StrEnum):
 def default_dimensions() -> dict[str, Dimension]:
     """The dimensions every workspace has unless it redefines them."""
     return {
-        "team": Dimension(tags=["team", "owner"]),
+        "team": Dimension(tags=["team"]),
         "project": Dimension(tags=["project", "project_name"]),
         "model": Dimension(tags=["model", "model_name"]),
         "environment": Dimension(tags=["environment", "env"]),
@@ -172,12 +172,6 @@ def default_dimensions() -> dict[str, Dimension]:
 class AllocationRules(_Model):
     """The ``[allocation]`` section."""
 
-    dimensions: dict[str, Dimension] = Field(
-        {},
-        description="Dimensions by name; these replace or add to the defaults (team, project, "
-        "model, environment, cost_centre). See docs/allocation.md.",
-    )
-    shared: list[SharedCost] = Field([], description="Shared cost pools, first match wins.")
     idle_gpu: IdleGpu = Field(
         IdleGpu.OWN_LINE,
         description='Idle GPU cost: "own-line" (a line of its own) or "shared" (over the '
@@ -189,6 +183,12 @@ class AllocationRules(_Model):
         "holding its GPUs (MIG slices and time-sliced GPUs for their share).",
     )
 
+    dimensions: dict[str, Dimension] = Field(
+        {},
+        description="Dimensions by name; these replace or add to the defaults (team, project, "
+        "model, environment, cost_centre). See docs/allocation.md.",
+    )
+    shared: list[SharedCost] = Field([], description="Shared cost pools, first match wins.")
     @field_validator("dimensions")
     @classmethod
     def _names(cls, value: dict[str, Dimension]) -> dict[str, Dimension]:
