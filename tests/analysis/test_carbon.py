@@ -77,7 +77,7 @@ _POWER = {2: [("00:10", 100.0), ("00:40", 120.0), ("01:10", 90.0)]}
 _UTIL = {3: [("00:20", 25.0)]}
 
 JOBS = """job_id,name,kind,start_time,end_time,host,gpu_count,gpus,gpu_model,team
-j1,named,training,2026-10-03T00:30:00Z,2026-10-03T01:30:00Z,box-a,,"0,1",,alpha
+j1,named,training,2026-10-03T00:30:00Z,2026-10-03T01:30:00Z,box-a,,"0, GPU-00000001",,alpha
 j2,shared,training,2026-10-03T00:00:00Z,2026-10-03T02:00:00Z,box-a,2,,,alpha
 j3,onprem,experiment,2026-10-05T06:00:00Z,2026-10-05T12:00:00Z,box-b,1,,,gamma
 j4,ghost,experiment,2026-10-05T00:00:00Z,2026-10-05T01:00:00Z,ghost,1,,H100,gamma
@@ -258,7 +258,7 @@ def test_window_outside_telemetry_models_everything(small: Workspace) -> None:
 def test_jobs_joined_to_their_host_and_time(small: Workspace) -> None:
     got = _by(_rows(small.carbon(view="jobs", period="2026-10")), "job_id")
     gpu1 = 450_000 / 2700  # W in each hour
-    j1 = got["j1"]  # GPUs 0 and 1, half of each hour
+    j1 = got["j1"]  # GPU 0 (by index) and GPU 1 (by UUID), half of each hour
     assert j1["gpu_hours"] == pytest.approx(2)  # from the two GPUs it names
     assert j1["gpu_kwh"] == pytest.approx((100 + 100 + gpu1) / 1000, abs=5e-4)
     assert (j1["measured_share"], j1["unknown_share"]) == (1, 0)

@@ -99,7 +99,7 @@ def _jobs(engine: Engine, query: JobCarbonQuery) -> ir.Table:
         jgpus=j.gpu_count,
         s=s,
         e=e,
-        listed=j.gpus.nullif("").split(","),
+        listed=j.gpus.nullif("").split(",").map(lambda gpu: gpu.strip()),
         job_gpu_model=j.gpu_model,
         **dims,
     )
