@@ -23,6 +23,7 @@ from pydantic_settings import (
 from aifinops.errors import ConfigError
 from aifinops.model.allocation import AllocationRules
 from aifinops.model.carbon import CarbonSettings
+from aifinops.model.compute_savings import ComputeRecommendSettings
 from aifinops.model.llm_savings import LlmRecommendSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     onprem: OnPremInventory = Field(default_factory=OnPremInventory)
     prices: PricesSection = Field(default_factory=PricesSection)
     carbon: CarbonSettings = Field(default_factory=CarbonSettings)
+    recommend_compute: ComputeRecommendSettings = Field(default_factory=ComputeRecommendSettings)
     recommend_llm: LlmRecommendSettings = Field(default_factory=LlmRecommendSettings)
     recommend_storage: StorageRecommendSettings = Field(default_factory=StorageRecommendSettings)
     allocation: AllocationRules = Field(default_factory=AllocationRules)

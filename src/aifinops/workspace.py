@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from aifinops.analysis.allocation import AllocationSummary
+    from aifinops.analysis.recommend import Ranked
     from aifinops.engine import Engine
     from aifinops.store.ingest import IngestSummary, Progress
 
@@ -443,6 +445,34 @@ class Workspace:
             "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
         ).fetchone()
         return bool(row and row[0])
+
+    def recommend(
+        self,
+        kinds: Sequence[str] = (),
+        *,
+        period: str | None = None,
+        start: str | None = None,
+        end: str | None = None,
+        team: str | None = None,
+        min_saving: Decimal | int | None = None,
+        metric: str | CostMetric | None = None,
+        today: date | None = None,
+    ) -> Ranked:
+        """Every recommendation of ``kinds`` (default: all), largest monthly saving first, from
+        the window's history (default: the last 30 days with costs; ``.window`` says which; see
+        :mod:`aifinops.analysis.recommend`)."""
+        from aifinops.analysis import recommend as rec
+
+        today = today or datetime.now(UTC).date()
+        asked = self.window(period, start, end, today=today)
+        context = rec.RecommendContext(
+            window=rec.history(asked, *rec.cost_span(self.engine)),
+            metric=self._metric(metric),
+            today=today,
+            settings=self.settings,
+        )
+        found = rec.recommend(self.engine, context, kinds)
+        return rec.Ranked(rec.select(found, team=team, min_saving=min_saving), context.window)
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""

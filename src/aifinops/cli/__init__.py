@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from aifinops.cli import allocate, convert, demo, ingest, report, run, workspace
+from aifinops.cli import allocate, convert, demo, ingest, recommend, report, run, workspace
 from aifinops.cli.common import err_console
 from aifinops.errors import AifinopsError
 
@@ -24,6 +24,7 @@ ingest.register(app)
 convert.register(app)
 report.register(app)
 allocate.register(app)
+recommend.register(app)
 run.register(app)
 demo.register(app)
 

@@ -12,12 +12,12 @@ to the cent, in the currency of the costs they come from (never added across cur
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aifinops.errors import QueryError
 from aifinops.model.metrics import CostMetric
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 CENT = Decimal("0.01")
 MONTH_DAYS = 30
+T = TypeVar("T")
 
 
 class Confidence(StrEnum):
@@ -74,6 +75,15 @@ class RecommendContext:
     metric: CostMetric = CostMetric.EFFECTIVE
     today: date | None = None
     settings: Settings | None = None
+    _shared: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def shared(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per context: facts several recommenders read (the GPU
+        machines of the window) are measured once per run."""
+        if key not in self._shared:
+            self._shared[key] = make()
+        value: T = self._shared[key]
+        return value
 
     @property
     def days(self) -> int:
@@ -92,6 +102,11 @@ Recommender = Callable[["Engine", RecommendContext], list[Recommendation]]
 
 #: kind prefix -> "module:function" of the recommender (imported when it runs)
 RECOMMENDERS: dict[str, str] = {
+    "gpu-idle": "aifinops.analysis.recommend.gpu:gpu_idle",
+    "gpu-rightsize": "aifinops.analysis.recommend.gpu:gpu_rightsize",
+    "spot": "aifinops.analysis.recommend.spot:spot",
+    "commitment": "aifinops.analysis.recommend.commitments:commitment",
+    "commitment-unused": "aifinops.analysis.recommend.commitments:commitment_unused",
     "llm-caching": "aifinops.analysis.recommend.llm:caching",
     "llm-routing": "aifinops.analysis.recommend.llm:routing",
     "llm-batch": "aifinops.analysis.recommend.llm:batch",
@@ -115,12 +130,64 @@ def recommenders(kinds: Sequence[str] = ()) -> dict[str, Recommender]:
     return out
 
 
+class Ranked(list[Recommendation]):
+    """Recommendations, largest monthly saving first, with the window they were learned from."""
+
+    def __init__(self, items: Iterable[Recommendation], window: Window) -> None:
+        super().__init__(items)
+        self.window = window
+
+
 def recommend(
     engine: Engine, context: RecommendContext, kinds: Sequence[str] = ()
 ) -> list[Recommendation]:
     """Every recommendation of the chosen kinds, the largest monthly saving first."""
     found = [r for run in recommenders(kinds).values() for r in run(engine, context)]
     return sorted(found, key=lambda r: (-r.monthly_saving, r.kind, r.target))
+
+
+def select(
+    recommendations: Sequence[Recommendation],
+    *,
+    team: str | None = None,
+    min_saving: Decimal | int | None = None,
+) -> list[Recommendation]:
+    """Those of ``team`` (any letter case) saving at least ``min_saving`` a month."""
+    return [
+        r
+        for r in recommendations
+        if (team is None or (r.team or "").lower() == team.lower())
+        and (min_saving is None or r.monthly_saving >= min_saving)
+    ]
+
+
+def cost_span(engine: Engine) -> tuple[date | None, date | None]:
+    """The first and last charge day of the workspace's costs (None when it has none)."""
+    costs = engine.table("costs")
+    expr = costs.aggregate(first=costs.x_ChargeDate.min(), last=costs.x_ChargeDate.max())
+    row = engine.execute(expr).to_pylist()[0]
+    return row["first"], row["last"]
+
+
+def history(
+    requested: Window, first: date | None, last: date | None, *, days: int = MONTH_DAYS
+) -> Window:
+    """The window recommendations learn from: ``requested`` clipped to the days the costs cover
+    (a saving is scaled by the days of data, not by calendar days without any); an unbounded
+    request is the last ``days`` days of data."""
+    if first is None or last is None:
+        raise QueryError("the workspace has no costs to recommend from", hint="ingest bills first")
+    data_end = last + timedelta(days=1)
+    if requested.start is None and requested.end is None:
+        return Window(max(first, data_end - timedelta(days=days)), data_end)
+    start = max(requested.start or first, first)
+    end = min(requested.end or data_end, data_end)
+    if end <= start:
+        raise QueryError(
+            f"no costs in {requested}",
+            hint=f"the workspace holds costs from {first} to {last}",
+        )
+    return Window(start, end)
 
 
 def to_table(recommendations: Sequence[Recommendation]) -> pa.Table:
