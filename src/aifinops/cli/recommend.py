@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.text import Text
 
+from aifinops.analysis.recommend import RECOMMENDERS
 from aifinops.cli.common import (
     FormatOption,
     FromOption,
@@ -30,8 +31,8 @@ KindOption = Annotated[
     typer.Option(
         "--kind",
         "-k",
-        help="Only these kinds (gpu-idle, gpu-rightsize, spot, commitment, commitment-unused, "
-        "llm-..., storage-...); repeat or comma-separate. Default: all.",
+        help=f"Only these kinds ({', '.join(RECOMMENDERS)}); repeat or comma-separate. "
+        "Default: all.",
     ),
 ]
 TeamOption = Annotated[
