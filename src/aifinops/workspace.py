@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     from aifinops.analysis.allocation import AllocationSummary
     from aifinops.analysis.recommend import Ranked
+    from aifinops.analysis.strategy import CloudVsOnPremQuery, StrategyResult
+    from aifinops.analysis.strategy_finetune import FineTuneVsApiQuery
     from aifinops.engine import Engine
     from aifinops.store.ingest import IngestSummary, Progress
 
@@ -473,6 +475,26 @@ class Workspace:
         )
         found = rec.recommend(self.engine, context, kinds)
         return rec.Ranked(rec.select(found, team=team, min_saving=min_saving), context.window)
+
+    def cloud_vs_onprem(self, query: CloudVsOnPremQuery) -> StrategyResult:
+        """A GPU demand on owned servers against cloud on-demand, spot and committed prices: cost
+        per used GPU-hour, per month, over the horizon, and on-prem's break-even utilisation;
+        inputs not given come from ``[onprem]`` and the bills (see
+        :mod:`aifinops.analysis.strategy`)."""
+        from aifinops.analysis.strategy import cloud_vs_onprem
+
+        return cloud_vs_onprem(self.engine, self.settings.onprem, query)
+
+    def finetune_vs_api(
+        self, query: FineTuneVsApiQuery, *, when: datetime | None = None
+    ) -> StrategyResult:
+        """A fine-tuned self-hosted model against an API model: cost per request, break-even
+        requests a month, a table over volumes; API prices as of ``when`` (default now; see
+        :mod:`aifinops.analysis.strategy_finetune`)."""
+        from aifinops.analysis.strategy_finetune import finetune_vs_api
+
+        moment = when or datetime.now(UTC)
+        return finetune_vs_api(self.engine, self.settings.prices, query, when=moment)
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""
