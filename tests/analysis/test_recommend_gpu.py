@@ -67,6 +67,9 @@ def _costs() -> list[dict[str, str]]:
         *_hourly("tag-box", "0.85", itype="g2-standard-8", tags='{"Interruptible": "yes"}', **gcp),
         *_hourly("gone-box", "1.006", range(120), itype="g5.xlarge"),
         *_hourly("blind-box", "1.006", itype="g5.xlarge"),
+        # AWS lists no spot price: the bills' own spot rows of the type give it (2.00 vs 5.672)
+        *_hourly("od-trainer", "5.672", itype="g5.12xlarge"),
+        *_hourly("spot-peer", "2.00", itype="g5.12xlarge", category="Dynamic"),
         *_hourly("committed-box", "1.006", range(168, HOURS), itype="g5.xlarge"),
     ]
     committed: dict[str, Any] = {"category": "Committed", "contracted": "1.006",
@@ -106,6 +109,8 @@ def _jobs(path: Path) -> Path:
         start, end = at(24 * day).isoformat(), at(24 * day + 24).isoformat()
         lines.append(f"j{day},pretrain-{day},training,{start},{end},train-box,completed,"
                      f"llm,s3://ckpt/llm/run-{day}")  # fmt: skip
+    lines.append(f"x1,ablation,experiment,{at(0).isoformat()},{at(HOURS).isoformat()},od-trainer,"
+                 "completed,abl,")  # fmt: skip
     lines.append(f"e1,eval,inference,{at(0).isoformat()},{at(48).isoformat()},mig-box,completed,x,")
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -155,6 +160,9 @@ def test_every_gpu_recommendation_by_hand(ws: Workspace) -> None:
         # training jobs ran 168 of 336 hours, with checkpoints: that half on spot, +10% hours
         ("spot", "train-box"): (
             monthly(_spot(Decimal("88.49"), 168, A3_8G_SPOT, A3_8G)), Confidence.MEDIUM, None),
+        # an experiment all window long, no checkpoints; the spot price from the bills
+        ("spot", "od-trainer"): (
+            monthly(_spot(G5_12X, HOURS, Decimal(2), G5_12X)), Confidence.LOW, None),
         # tagged interruptible: all of it
         ("spot", "tag-box"): (
             monthly(_spot(Decimal("0.85"), HOURS, G2_8_SPOT, G2_8)), Confidence.MEDIUM, None),
@@ -189,6 +197,10 @@ def test_evidence_and_details_say_what_was_measured(ws: Workspace) -> None:
     assert train.details["interruptible_share"] == "0.5"
     assert train.details["checkpoints"] is True
     assert "7 training job(s) ran 168 h" in train.evidence
+    assert (
+        "spot rows of g5.12xlarge in this workspace's bills" in got[("spot", "od-trainer")].evidence
+    )
+    assert "catalog spot list price 50.6095 vs on-demand 88.4900" in train.evidence
 
 
 def test_settings_move_the_thresholds(ws: Workspace) -> None:

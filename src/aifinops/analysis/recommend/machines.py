@@ -79,8 +79,8 @@ class Machine:
     gpu_model: str | None
     gpus: float
     cost: Decimal
-    committed_cost: Decimal = Decimal(0)
-    on_demand_cost: Decimal = Decimal(0)
+    #: PricingCategory (Standard, Committed, Dynamic ...) -> (cost, machine-hours billed)
+    categories: dict[str, tuple[Decimal, float]] = field(default_factory=dict)
     gpu_hours: float = 0.0
     telemetry_gpu_hours: float = 0.0
     idle_gpu_hours: float = 0.0
@@ -100,6 +100,14 @@ class Machine:
     def scale(self) -> float:
         """Billed over measured GPU-hours: what turns a measured cost into the window's."""
         return self.gpu_hours / self.telemetry_gpu_hours if self.telemetry_gpu_hours else 0.0
+
+    @property
+    def committed_cost(self) -> Decimal:
+        return self.categories.get(COMMITTED, (Decimal(0), 0.0))[0]
+
+    @property
+    def on_demand_cost(self) -> Decimal:
+        return self.categories.get(ON_DEMAND, (Decimal(0), 0.0))[0]
 
     @property
     def basis(self) -> Decimal:
@@ -155,9 +163,7 @@ def _measure(engine: Engine, ctx: RecommendContext, cfg: ComputeRecommendSetting
 def _add_rows(
     engine: Engine, query: GpuEfficiencyQuery, found: dict[tuple[str, str], Machine]
 ) -> None:
-    """Committed and on-demand cost, GPUs, region, provider and last billed time."""
-    import ibis
-
+    """Cost and machine-hours by pricing category, GPUs, region, provider, last billed time."""
     rows = gpu_rows(
         engine,
         GpuEfficiencyQuery(
@@ -166,10 +172,9 @@ def _add_rows(
             window=query.window,
         ),
     )
-    zero = ibis.literal(0).cast(rows.cost.type())
-    g = rows.group_by("machine", "BillingCurrency").aggregate(
-        committed=ibis.ifelse(rows.PricingCategory == COMMITTED, rows.cost, zero).sum(),
-        on_demand=ibis.ifelse(rows.PricingCategory == ON_DEMAND, rows.cost, zero).sum(),
+    g = rows.group_by("machine", "BillingCurrency", "PricingCategory").aggregate(
+        cost=rows.cost.sum(),
+        hours=(rows.gpu_hours / rows.gpus).sum(),
         gpus=rows.gpus.max(),
         region=rows.RegionId.max(),
         provider=rows.ProviderName.max(),
@@ -179,10 +184,11 @@ def _add_rows(
         m = found.get((r["machine"], r["BillingCurrency"]))
         if m is None:
             continue
-        m.committed_cost = Decimal(r["committed"] or 0)
-        m.on_demand_cost = Decimal(r["on_demand"] or 0)
-        m.gpus = float(r["gpus"] or 0)
-        m.region, m.provider, m.last_end = r["region"], r["provider"], r["last_end"]
+        category = r["PricingCategory"] or ""
+        m.categories[category] = (Decimal(r["cost"] or 0), float(r["hours"] or 0))
+        m.gpus = max(m.gpus, float(r["gpus"] or 0))
+        m.region, m.provider = m.region or r["region"], m.provider or r["provider"]
+        m.last_end = max(filter(None, (m.last_end, r["last_end"])), default=None)
 
 
 def _add_bands(

@@ -23,7 +23,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aifinops.analysis.common import within
-from aifinops.analysis.gpu import GpuEfficiencyQuery, gpu_rows
 from aifinops.analysis.recommend import Confidence, Recommendation, RecommendContext
 from aifinops.analysis.recommend.gpu import idle_finding, settings, window_end
 from aifinops.analysis.recommend.machines import Machine, machines, tag_any_case
@@ -58,12 +57,13 @@ class SpotPrice:
 def spot(engine: Engine, ctx: RecommendContext) -> list[Recommendation]:
     """``spot``: run interruptible training on spot where the spot price is known."""
     cfg = settings(ctx)
-    cloud = [m for m in machines(engine, ctx, cfg) if m.instance_type and m.on_demand_cost > 0]
+    every = machines(engine, ctx, cfg)
+    cloud = [m for m in every if m.instance_type and m.on_demand_cost > 0]
     if not cloud:
         return []
     work = _work(engine, ctx, cfg.spot_job_kinds)
     tagged = _tagged(engine, ctx, cfg.spot_tag, [m.name for m in cloud])
-    observed = _observed_ratios(engine, ctx)
+    observed = _observed_ratios(every)
     checkpoints = _checkpointed(engine, {p for w in work.values() for p in w.projects})
     out = []
     for m in cloud:
@@ -223,27 +223,20 @@ def _tagged(engine: Engine, ctx: RecommendContext, key: str, names: list[str]) -
     return {r["machine"] for r in rows if any(is_true(v) for v in r["value"] or [])}
 
 
-def _observed_ratios(
-    engine: Engine, ctx: RecommendContext
-) -> dict[tuple[str, str | None], Decimal]:
+def _observed_ratios(found: list[Machine]) -> dict[tuple[str, str | None], Decimal]:
     """Spot / on-demand price per machine-hour, by instance type and region, from the bills."""
-    query = GpuEfficiencyQuery(
-        by=("instance_type", "PricingCategory", "RegionId"), window=ctx.window
-    )
-    rows = gpu_rows(engine, query)
-    rows = rows.filter(rows.PricingCategory.isin([DYNAMIC, STANDARD]), rows.instance_type.notnull())
-    g = rows.group_by("instance_type", "RegionId", "PricingCategory").aggregate(
-        cost=rows.cost.sum(), hours=(rows.gpu_hours / rows.gpus).sum()
-    )
-    per_hour: dict[tuple[str, str | None, str], Decimal] = {}
-    for r in engine.execute(g).to_pylist():
-        if r["hours"]:
-            key = (r["instance_type"], r["RegionId"], r["PricingCategory"])
-            per_hour[key] = Decimal(r["cost"]) / Decimal(str(r["hours"]))
+    sums: dict[tuple[str, str | None, str], tuple[Decimal, Decimal]] = {}
+    for m in found:
+        for category, (cost, hours) in m.categories.items():
+            if m.instance_type and category in (DYNAMIC, STANDARD) and hours:
+                key = (m.instance_type, m.region, category)
+                before = sums.get(key, (Decimal(0), Decimal(0)))
+                sums[key] = (before[0] + cost, before[1] + Decimal(str(round(hours, 9))))
+    price = {key: cost / hours for key, (cost, hours) in sums.items()}
     return {
-        (t, region): per_hour[(t, region, DYNAMIC)] / price
-        for (t, region, category), price in per_hour.items()
-        if category == STANDARD and price and (t, region, DYNAMIC) in per_hour
+        (t, region): price[(t, region, DYNAMIC)] / value
+        for (t, region, category), value in price.items()
+        if category == STANDARD and value and (t, region, DYNAMIC) in price
     }
 
 
