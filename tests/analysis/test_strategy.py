@@ -199,7 +199,7 @@ def test_onprem_cost_per_server_hour_from_the_bills(small: Workspace) -> None:
     assert (rate.gpus_per_server, rate.amortisation, rate.energy, rate.overhead) == (
         8, F(10), F(3, 2), F(1),
     )  # fmt: skip
-    assert currency == "USD" and "onprem:lab" in where and "48.00 server-hours" in where
+    assert currency == "USD" and "onprem:lab" in where and "48.00 server-hours (all dates)" in where
     assert data.observed_onprem(small.engine, "A100", Window()) is None
 
 
@@ -250,7 +250,7 @@ def test_cloud_vs_onprem_all_from_the_workspace(small: Workspace) -> None:
     assert notes["on-prem amortisation per server-hour"][1].startswith("observed in the bills")
     assert notes["1-year commitment discount"][1].startswith("default: Google")
     assert notes["your commitment discount"] == (
-        "37.00%", "observed: 1 - effective / list cost of committed H100/H100-80GB in all dates",
+        "37.00%", "observed: 1 - effective / list cost of committed H100/H100-80GB (all dates)",
     )  # fmt: skip
     assert any("Cheapest over the horizon without spot: on-prem" in v for v in result.verdict)
     assert any("interruptible" in v for v in result.verdict)

@@ -242,7 +242,7 @@ class GpuUsage:
                 f"cloud {gpu} usage is billed in several currencies: {currencies}",
                 hint="narrow the window with --period so one currency remains",
             )
-        label = f"{'/'.join(sorted(models))} in {window}"
+        label = f"{'/'.join(sorted(models))} ({window})"
         committed = [r for r in cloud if r["committed"]]
         standard = [r for r in cloud if not r["committed"] and r["pricing"] != "Dynamic"]
         spot = [r for r in cloud if r["pricing"] == "Dynamic"]
@@ -349,7 +349,7 @@ def observed_onprem(
     )
     where = (
         f"{best['BillingAccountId']} {best['gpu_model']} servers ({gpus} GPUs each), "
-        f"{m.rounded(server_hours, 2)} server-hours in {window}"
+        f"{m.rounded(server_hours, 2)} server-hours ({window})"
     )
     return rate, best["BillingCurrency"], where
 
