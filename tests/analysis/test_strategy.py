@@ -213,7 +213,7 @@ def test_cloud_vs_onprem_all_from_the_workspace(small: Workspace) -> None:
     rows = _rows(result)
     assert list(rows) == [
         "on-prem", "cloud on-demand", "cloud spot", "committed 1y", "committed 3y",
-        "committed (your discount)",
+        "committed (your discount)", "cloud as billed now",
     ]  # fmt: skip
     hours = 3 * 8760  # the default horizon
     onprem = rows["on-prem"]
@@ -242,7 +242,14 @@ def test_cloud_vs_onprem_all_from_the_workspace(small: Workspace) -> None:
     assert one["break_even_utilisation_pct"] is None
     assert rows["committed 3y"]["price_per_gpu_hour"] == Decimal("3.096")
     assert rows["committed (your discount)"]["price_per_gpu_hour"] == Decimal("4.3344")
+    # what the H100 GPU-hours cost as billed: (4 x 55.04 + 55.44 + 4.00) / (32 + 8 + 1)
+    now = rows["cloud as billed now"]
+    assert now["price_per_gpu_hour"] == _d(F(27960, 100) / 41, 6)
+    assert now["break_even_utilisation_pct"] == _d(F(25) / (16 * F(27960, 4100)) * 100, 2)
     notes = _notes(result)
+    assert notes["your cloud cost per GPU-hour now"][1] == (
+        "effective cost of cloud H100/H100-80GB (all dates), 41.00 GPU-hours"
+    )
     assert notes["GPUs needed (peak)"][0] == "16"
     assert notes["GPUs needed (peak)"][1].startswith("observed: cloud H100/H100-80GB")
     assert notes["utilisation"][0] == "64.06%"  # 41 / 64
@@ -453,6 +460,8 @@ def test_finetune_vs_api_by_hand(small: Workspace) -> None:
     assert notes["output tokens per request"][1].startswith("observed: average of 3 requests")
     assert notes["API output per 1M tokens"][0] == "8 USD"
     assert notes["API cost per request"][0] == "0.00850000 USD"
+    assert notes["training a month"][0] == "9.17 USD"  # 110.08 / 12
+    assert notes["serving a month, fixed"][0] == "1460.00 USD"
     assert "172,844 requests a month" in result.verdict[1]
     # 3 requests over 30 days (2026-10-01 to -30) = 3.04 a month -> 3: the API is cheaper
     assert result.verdict[-1].startswith("At your volume now (3 requests a month) the API")

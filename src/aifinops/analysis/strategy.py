@@ -313,6 +313,10 @@ def _offers(
         notes.add("your commitment discount", f"{num(observed, 2)}%", f"observed: {where}")
         offer = _committed("committed (your discount)", on_demand, observed, None)
         offers[offer] = f"on-demand less {num(observed, 2)}% (observed in your bills)"
+    if usage.billed_rate is not None and usage.currency == currency and not _narrowed(cloud):
+        rate, where = usage.billed_rate
+        notes.add("your cloud cost per GPU-hour now", money_text(rate, 6, currency), where)
+        offers[m.Offer("cloud as billed now", rate, m.Billing.PER_USE)] = f"observed: {where}"
     return offers
 
 

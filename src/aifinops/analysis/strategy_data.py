@@ -229,6 +229,7 @@ class GpuUsage:
     demand: DemandProfile | None
     list_rate: tuple[Fraction, str] | None
     spot_rate: tuple[Fraction, str] | None
+    billed_rate: tuple[Fraction, str] | None  # effective cost per GPU-hour of all of it
     committed_discount: tuple[Fraction, str] | None  # percent
 
     @classmethod
@@ -252,6 +253,7 @@ class GpuUsage:
             demand=_demand_profile(engine, window, tuple(sorted(models))) if cloud else None,
             list_rate=_rate(standard, "list_cost", f"standard {label}"),
             spot_rate=_rate(spot, "cost", f"spot {label}"),
+            billed_rate=_rate(cloud, "cost", f"effective cost of cloud {label}"),
             committed_discount=_discount(committed, f"committed {label}"),
         )
 

@@ -123,10 +123,16 @@ def finetune_vs_api(
     per_request = m.api_cost_per_request(rates, shape)
     notes.add("API cost per request", money_text(per_request, 8, currency), "tokens x rates")
     training = _training(engine, query.training, currency, notes)
-    notes.add("horizon", f"{query.months} months", "--months" if query.months != DEFAULT_MONTHS
-              else f"default {DEFAULT_MONTHS} months (the training is spread over it)")  # fmt: skip
+    default = query.months == DEFAULT_MONTHS
+    notes.add("horizon", f"{query.months} months", f"default {DEFAULT_MONTHS}" if default
+              else "--months")  # fmt: skip
     serving = _serving(query.serving, shape, currency, notes)
     case = m.FineTuneCase(training, m.fraction(query.months), serving, per_request)
+    notes.add("training a month", money_text(case.training_monthly, 2, currency),
+              "training cost / horizon months")  # fmt: skip
+    fixed = serving.min_replicas * serving.replica_monthly
+    notes.add("serving a month, fixed", money_text(fixed, 2, currency),
+              "minimum replicas x GPUs per replica x price per GPU-hour x 730 hours")  # fmt: skip
     found = m.volume_break_even(case)
     now = round(seen.per_month) if seen is not None else None
     marks = _marks(case, found, now)
