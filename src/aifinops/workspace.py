@@ -436,6 +436,87 @@ class Workspace:
             )
         return self.engine.execute(expr)
 
+    def unit_costs(
+        self,
+        per: str = "job",
+        *,
+        by: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        metric: str | CostMetric | None = None,
+        granularity: str | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """Cost per job, training run, fine-tune, evaluation, experiment, GPU-hour, request, 1K or
+        1M tokens, or per value of an allocation dimension (``team``, ``model``, ``feature``);
+        see :mod:`aifinops.analysis.unit_costs`."""
+        from aifinops.analysis.unit_costs import Unit, UnitQuery, unit_costs
+
+        unit = Unit.parse(per)
+        if not (isinstance(unit, Unit) and unit.of_tokens):
+            self._need_allocation()
+        query = UnitQuery(
+            per=unit,
+            by=tuple(by),
+            metric=self._metric(metric),
+            window=self.window(**window),
+            granularity=Granularity.parse(granularity) if granularity else None,
+            kinds=tuple(k.strip().lower().replace("_", "-") for k in kinds),
+        )
+        return unit_costs(self.engine, self.settings.allocation, query)
+
+    def self_hosted(
+        self,
+        key: str = "model",
+        *,
+        compare: Sequence[str] = (),
+        providers: Sequence[str] = (),
+        metric: str | CostMetric | None = None,
+        granularity: str | None = None,
+        **window: Any,
+    ) -> pa.Table:
+        """Self-hosted inference: GPU cost of each deployment / tokens served, beside comparable
+        API models at list price; see :mod:`aifinops.analysis.self_hosted`."""
+        from aifinops.analysis.self_hosted import SelfHostedQuery, self_hosted
+        from aifinops.model.prices import Catalog
+
+        self._need_allocation()
+        query = SelfHostedQuery(
+            key=key,
+            metric=self._metric(metric),
+            window=self.window(**window),
+            granularity=Granularity.parse(granularity) if granularity else None,
+            providers=tuple(providers),
+            compare=tuple(compare),
+        )
+        return self_hosted(self.engine, self.settings.allocation, query, Catalog())
+
+    def roi(
+        self,
+        by: str = "product",
+        *,
+        spend_by: str | None = None,
+        metric: str | CostMetric | None = None,
+        granularity: str = "month",
+        revenue_metric: str = "revenue",
+        requests_metric: str = "requests",
+        **window: Any,
+    ) -> pa.Table:
+        """Revenue, AI spend, revenue/spend, ROI and cost per request per product, team or model
+        and period, with the change from the period before; see :mod:`aifinops.analysis.roi`."""
+        from aifinops.analysis.roi import RoiQuery, roi
+
+        self._need_allocation()
+        query = RoiQuery(
+            by=by,
+            spend_by=spend_by,
+            metric=self._metric(metric),
+            window=self.window(**window),
+            granularity=Granularity.parse(granularity),
+            revenue_metric=revenue_metric,
+            requests_metric=requests_metric,
+        )
+        return roi(self.engine, self.settings.allocation, query)
+
     def _need_allocation(self) -> None:
         if not self._has_table("allocated_costs"):
             raise QueryError(

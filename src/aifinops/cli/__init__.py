@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from aifinops.cli import allocate, convert, demo, ingest, recommend, report, run, workspace
 from aifinops.cli import strategy as strategy_commands
+from aifinops.cli import unit as unit_commands
 from aifinops.cli.common import err_console
 from aifinops.errors import AifinopsError
 
@@ -25,6 +26,7 @@ ingest.register(app)
 convert.register(app)
 report.register(app)
 allocate.register(app)
+unit_commands.register(app)
 recommend.register(app)
 strategy_commands.register(app)
 run.register(app)
