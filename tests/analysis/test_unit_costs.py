@@ -13,7 +13,7 @@ import pytest
 from aifinops import Workspace
 from aifinops.analysis.unit_costs import Unit, exact_ratio
 from aifinops.errors import QueryError
-from tests.analysis.allocation_data import GPU_BOX, add_cost, workspace
+from tests.analysis.allocation_data import GPU_BOX, add_cost, add_sample, workspace
 from tests.analysis.unit_data import add_job, add_llm, add_metric
 from tests.cli.runner import run_cli
 
@@ -178,6 +178,27 @@ def test_roll_up_by_any_key(shop: Workspace) -> None:
     assert teams["research"]["cost"] == D(40) and teams["search"]["cost"] == D(20)
     with pytest.raises(QueryError, match="cannot group jobs by 'tem'"):
         shop.unit_costs("job", by=["tem"])
+
+
+def test_workloads_only_telemetry_names_are_listed(tmp_path: Path) -> None:
+    ws = workspace(tmp_path)
+    add_cost(ws, 1, "80.00", resource="gpu-2", description=GPU_BOX, service="EC2")
+    add_sample(ws, "2026-10-05 10:10", "gpu-2", 0, pod="p1", labels={"team": "search"})
+    ws.allocate()
+    (pod,) = ws.unit_costs("job").to_pylist()  # 1 of 8 GPUs for the hour: $10.00
+    assert (pod["job_id"], pod["source"], pod["kind"], pod["team"]) == (
+        "ns/p1",
+        "gpu_samples",
+        None,
+        "search",
+    )
+    assert (pod["cost"], pod["gpu_hours"], pod["start_time"].isoformat()[:10]) == (
+        D(10),
+        1.0,
+        "2026-10-05",
+    )
+    (exp,) = ws.unit_costs("experiment").to_pylist()
+    assert (exp["experiment"], exp["key_from"], exp["cost"]) == ("ns/p1", "job_id", D(10))
 
 
 def test_cost_per_gpu_hour_billed_and_effective(shop: Workspace) -> None:

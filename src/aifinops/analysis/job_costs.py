@@ -21,7 +21,7 @@ training-run   training, train, pretraining, pretrain      label ``run``, else t
 fine-tune      fine-tune, finetune, fine-tuning, sft ...   label ``run``, else the job id
 evaluation     evaluation, eval                            label ``run``, else the job id
 experiment     every kind                                  label ``experiment``, else the name
-                                                           without its run number
+                                                           without its run number, else the id
 =============  ==========================================  ==================================
 
 ``--by`` replaces the key with any of: ``label:KEY``, ``name`` (without its run number), a
@@ -62,7 +62,7 @@ KEYS: dict[Unit, tuple[str, ...]] = {
     Unit.TRAINING_RUN: ("label:run", "job_id"),
     Unit.FINE_TUNE: ("label:run", "job_id"),
     Unit.EVALUATION: ("label:run", "job_id"),
-    Unit.EXPERIMENT: ("label:experiment", "name"),
+    Unit.EXPERIMENT: ("label:experiment", "name", "job_id"),
 }
 #: ``jobs`` columns a roll-up can be keyed by
 JOB_COLUMNS = ("job_id", "kind", "status", "host", "user_name", "gpu_model", "source")
