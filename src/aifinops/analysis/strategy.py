@@ -2,8 +2,9 @@
 
 ``cloud_vs_onprem``: what a GPU demand costs on servers you own against cloud on-demand, spot and
 committed prices, per used GPU-hour, per month and over the horizon, with the utilisation above
-which owning is cheaper (arithmetic in :mod:`aifinops.model.strategy`). ``finetune_vs_api``: the
-monthly request volume above which a fine-tuned, self-hosted model costs less than an API model.
+which owning is cheaper (arithmetic in :mod:`aifinops.model.strategy`). The result types and
+helpers here serve :mod:`aifinops.analysis.strategy_finetune` too (a fine-tuned, self-hosted model
+against an API); what both read from the workspace is in :mod:`aifinops.analysis.strategy_data`.
 
 Each input comes from, in this order: the option the user gave; the workspace (the ``[onprem]``
 inventory or ``--inventory`` file, the user's own bills: observed on-prem cost per server-hour,
@@ -46,7 +47,6 @@ COMMIT_DEFAULT_SOURCE = (
     "(37% for 1 year, 55% for 3 years); AWS and Azure GPU rates differ - give your own"
 )
 DEFAULT_YEARS = Decimal(3)
-DEFAULT_MONTHS = Decimal(12)
 #: decimal places in the result tables
 PLACES = {"money": 2, "per_gpu_hour": 6, "per_request": 8, "pct": 2, "gpus": 2}
 
@@ -181,23 +181,26 @@ def _stated_demand(given: DemandInput, gpus: int, years: Fraction, notes: Assump
     if given.avg_gpus is not None:
         notes.add("average GPUs busy", given.avg_gpus, "--avg-gpus")
         demand = m.Demand.from_average(gpus, m.fraction(given.avg_gpus), years)
+        source = "average GPUs busy / GPUs needed"
     elif given.hours_per_day is not None:
+        stated_days = given.days_per_week is not None
         days = given.days_per_week if given.days_per_week is not None else Decimal(7)
-        source = "--days-per-week" if given.days_per_week is not None else "default 7"
         notes.add("busy hours per day", given.hours_per_day, "--hours-per-day")
-        notes.add("busy days per week", days, source)
+        notes.add("busy days per week", days, "--days-per-week" if stated_days else "default 7")
         demand = m.Demand.from_schedule(
             gpus, m.fraction(given.hours_per_day), m.fraction(days), years
         )
+        source = "busy hours a week / 168"
     elif given.utilisation_pct is not None:
         demand = m.Demand(gpus, m.fraction(given.utilisation_pct) / 100, years)
+        source = "--utilisation"
     else:
         raise QueryError(
             "say how much the GPUs are used",
             hint="give --utilisation PCT, --avg-gpus N or --hours-per-day H "
             "(or leave out --gpus to use the demand observed in the bills)",
         )
-    notes.add("utilisation", pct(demand.utilisation), "busy GPU-hours / (GPUs needed x hours)")
+    notes.add("utilisation", pct(demand.utilisation), source)
     return demand
 
 
@@ -310,9 +313,12 @@ def _offers(
         )
     if usage.committed_discount is not None:
         observed, where = usage.committed_discount
-        notes.add("your commitment discount", f"{num(observed, 2)}%", f"observed: {where}")
-        offer = _committed("committed (your discount)", on_demand, observed, None)
-        offers[offer] = f"on-demand less {num(observed, 2)}% (observed in your bills)"
+        usable = 0 <= observed < 100  # effective above list says more about the data
+        shown = f"{num(observed, 2)}%" + ("" if usable else " (not used: outside 0-100%)")
+        notes.add("your commitment discount", shown, f"observed: {where}")
+        if usable:
+            offer = _committed("committed (your discount)", on_demand, observed, None)
+            offers[offer] = f"on-demand less {num(observed, 2)}% (observed in your bills)"
     if usage.billed_rate is not None and usage.currency == currency and not _narrowed(cloud):
         rate, where = usage.billed_rate
         notes.add("your cloud cost per GPU-hour now", money_text(rate, 6, currency), where)
@@ -325,7 +331,11 @@ def _committed(
 ) -> m.Offer:
     pct = m.fraction(discount_pct)
     if not 0 <= pct < 100:
-        raise QueryError(f"a commitment discount must be in [0, 100), not {float(pct):g}%")
+        raise QueryError(
+            f"a commitment discount must be in [0, 100), not {float(pct):g}%",
+            where=f"--commit-{term}y-discount" if term else None,
+            hint="a percentage off the on-demand price, e.g. 37",
+        )
     price = None if on_demand is None else on_demand * (100 - pct) / 100
     return m.Offer(option, price, m.Billing.HELD, term)
 
@@ -400,7 +410,7 @@ def _options_table(
             "monthly_cost": o.monthly(),
             "total_cost": o.total(demand),
             "owed_after_horizon": o.owed_after_horizon,
-            "break_even_utilisation_pct": _break_evenpct(o.break_even),
+            "break_even_utilisation_pct": _break_even_pct(o.break_even),
             "on_prem_cheaper": _cheaper_text(o.break_even),
             "currency": currency,
             "price_source": sources.get(o.option, _onprem_source(o)),
@@ -414,7 +424,7 @@ def _onprem_source(option: m.OptionCost) -> str:
     return f"{option.servers} servers of the on-prem assumptions (see assumptions)"
 
 
-def _break_evenpct(value: m.BreakEven | None) -> Fraction | None:
+def _break_even_pct(value: m.BreakEven | None) -> Fraction | None:
     if value is None or value.utilisation is None or value.cheaper is not m.Cheaper.ABOVE:
         return None
     return value.utilisation * 100
