@@ -133,6 +133,13 @@ def self_hosted(
             granularity=granularity,
             **window,
         )
+        if not table.num_rows:
+            err_console.print(
+                f"[yellow]note:[/yellow] no tokens served by a self-hosted deployment: record "
+                f"them in llm_usage (a self-hosted provider such as hosted_vllm, or --provider) "
+                f"or as business metrics input_tokens_served / output_tokens_served labelled "
+                f"{key} (docs/unit-economics.md)"
+            )
         if fmt is OutputFormat.TABLE:
             from aifinops.analysis.self_hosted import PLACES
             from aifinops.analysis.unit_costs import for_terminal
