@@ -29,7 +29,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from aifinops.analysis.gpu_workloads import IDLE, REST, ROW, WORKLOAD, row_parts
+from aifinops.analysis.gpu_workloads import (
+    IDLE,
+    REST,
+    ROW,
+    WORKLOAD,
+    device_hours,
+    machine_rows,
+    row_parts,
+)
 from aifinops.errors import QueryError
 from aifinops.model.allocation import (
     IDLE_GPU,
@@ -150,11 +158,15 @@ def _normalised(value: ir.StringValue, dim: Dimension) -> ir.StringValue:
     return value if dim.keep_case else value.lower()
 
 
-def dimension_value(costs: ir.Table, dim: Dimension, plan: Plan) -> ir.StringValue:
-    """A dimension's value on each cost row: tags, rules (or the other way round), default."""
+def dimension_value(
+    costs: ir.Table, dim: Dimension, plan: Plan, tagged: ir.StringValue | None = None
+) -> ir.StringValue:
+    """A dimension's value on each cost row: tags, rules (or the other way round), default.
+    ``tagged``: the value from the tags when already looked up (:func:`labelled_costs`)."""
     import ibis
 
-    tagged = _normalised(_label(plan, "costs", costs.x_TagsMap, dim.tags), dim)
+    if tagged is None:
+        tagged = _normalised(_label(plan, "costs", costs.x_TagsMap, dim.tags), dim)
     ruled: ir.StringValue = ibis.null("string")
     if dim.rules:
         case = ibis.cases(
@@ -179,16 +191,36 @@ def _pool(costs: ir.Table, pools: list[SharedCost], plan: Plan) -> ir.StringValu
     )
 
 
+def month(day: ir.DateValue) -> ir.DateValue:
+    """The first day of ``day``'s month, as a date (engines truncate dates to timestamps)."""
+    return day.truncate("M").cast("timestamp").cast("date")
+
+
 def labelled_costs(engine: Engine, plan: Plan) -> ir.Table:
-    """Every cost row with ``period`` (month), ``provider``, the dimensions and ``shared_pool``."""
+    """Every cost row with ``period`` (month), ``provider``, the dimensions and ``shared_pool``.
+
+    Tag lookups are done once per distinct ``Tags`` text (a MAP lookup costs ~0.3 s per
+    million rows and tags repeat across rows), then joined back by that text."""
     costs = engine.table("costs")
-    dims = {name: dimension_value(costs, dim, plan) for name, dim in plan.dimensions.items()}
+    distinct = costs.group_by("Tags").aggregate(_map=costs.x_TagsMap.first())
+    found = distinct.select(
+        "Tags",
+        **{
+            f"_tag_{name}": _normalised(_label(plan, "costs", distinct._map, dim.tags), dim)
+            for name, dim in plan.dimensions.items()
+        },
+    )
+    costs = costs.left_join(found, "Tags")
+    dims = {
+        name: dimension_value(costs, dim, plan, costs[f"_tag_{name}"])
+        for name, dim in plan.dimensions.items()
+    }
     return costs.select(
         *ROW,
         *CARRIED,
         *METRICS,
         charge_date=costs.x_ChargeDate,
-        period=costs.x_ChargeDate.truncate("M"),
+        period=month(costs.x_ChargeDate),
         provider=costs.ServiceProviderName.fill_null(costs.ProviderName),
         shared_pool=_pool(costs, plan.rules.shared, plan),
         **dims,
@@ -260,14 +292,22 @@ def _shape(table: ir.Table, plan: Plan, **values: ir.Value) -> ir.Table:
     return table.select(**out)
 
 
-def _gpu_parts(engine: Engine, plan: Plan, costs: ir.Table) -> tuple[ir.Table, ir.Table]:
-    """(GPU machine rows cut into workload / idle / rest parts, the rows that are not)."""
+def priced_parts(engine: Engine, parts: ir.Table) -> ir.Table:
+    """GPU row parts (:func:`row_parts`) with their money: each metric of the cost row x the
+    part's fraction, to the cent, the largest part taking the rest (``p_<metric>``)."""
+    costs = engine.table("costs").select(*ROW, *METRICS)
+    rows = parts.join(costs, list(ROW))
+    rows = split(rows, list(ROW), rows.fraction, ["part", "workload"])
+    return rows.rename({f"p_{m}": m for m in METRICS})
+
+
+def _with_parts(plan: Plan, costs: ir.Table, priced: ir.Table) -> ir.Table:
+    """Every unpooled cost row, GPU machine rows replaced by their priced parts (workloads,
+    idle, the rest): one left join, so the labelled costs are read once."""
     import ibis
 
-    parts = row_parts(engine)
-    keys = parts.select(*ROW).distinct()
-    rows = costs.join(parts, list(ROW))
-    rows = split(rows, list(ROW), rows.fraction, ["part", "workload"])
+    rows = costs.left_join(priced.drop("fraction"), list(ROW))
+    cut = rows.part.notnull()
     kind = ibis.cases(
         (rows.part == WORKLOAD, GPU_WORKLOAD), (rows.part == IDLE, IDLE_LINE), else_=DIRECT
     )
@@ -275,16 +315,17 @@ def _gpu_parts(engine: Engine, plan: Plan, costs: ir.Table) -> tuple[ir.Table, i
     for name, dim in plan.dimensions.items():
         own = _normalised(_label(plan, "workloads", rows.labels_map, dim.tags), dim)
         dims[name] = ibis.ifelse(rows.part == WORKLOAD, own.fill_null(rows[name]), rows[name])
-    cut = _shape(
+    money = {m: ibis.ifelse(cut, rows[f"p_{m}"], rows[m]) for m in METRICS}
+    assert REST  # the rest keeps the row's own dimensions (DIRECT)
+    return _shape(
         rows,
         plan,
         allocation=kind,
         job=rows.workload,
         gpu_hours=rows.gpu_hours,
         **dims,
+        **money,
     )
-    assert REST  # the rest keeps the row's own dimensions (DIRECT)
-    return cut, costs.anti_join(keys, list(ROW))
 
 
 def _share_idle(plan: Plan, gpu: ir.Table) -> ir.Table:
@@ -368,11 +409,11 @@ def _usage_weights(engine: Engine, plan: Plan, dim: Dimension, method: SplitMeth
         ]
         amount = sum(tokens[1:], tokens[0]).cast("float64")
         value = _normalised(_label(plan, "llm_usage", u.labels_map, dim.tags), dim)
-        u = u.mutate(period=u.start_time.date().truncate("M"), value=value, _amount=amount)
+        u = u.mutate(period=month(u.start_time.date()), value=value, _amount=amount)
     else:
         u = engine.table("jobs")
         value = _normalised(_label(plan, "jobs", u.labels_map, dim.tags), dim)
-        u = u.mutate(period=u.start_time.date().truncate("M"), value=value, _amount=1.0)
+        u = u.mutate(period=month(u.start_time.date()), value=value, _amount=1.0)
     u = u.filter(u.value.notnull())
     return u.group_by(["period", "value"]).aggregate(weight=u._amount.sum())
 
@@ -413,18 +454,15 @@ def _split_pool(
     return split_rows.union(left)
 
 
-def base_rows(engine: Engine, plan: Plan, costs: ir.Table) -> ir.Table:
-    """Direct rows and GPU parts (idle shared when so configured) of the unpooled ``costs``
+def base_rows(plan: Plan, costs: ir.Table, priced: ir.Table | None) -> ir.Table:
+    """Direct rows and GPU parts (``priced``: :func:`priced_parts`) of the unpooled ``costs``
     (:func:`labelled_costs`)."""
     import ibis
 
     own = costs.filter(costs.shared_pool.isnull())
-    if not plan.rules.gpu_workloads:
+    if priced is None:
         return _shape(own, plan, allocation=ibis.literal(DIRECT))
-    gpu, plain = _gpu_parts(engine, plan, own)
-    if plan.rules.idle_gpu is IdleGpu.SHARED:
-        gpu = _share_idle(plan, gpu)
-    return _shape(plain, plan, allocation=ibis.literal(DIRECT)).union(gpu)
+    return _with_parts(plan, own, priced)
 
 
 def pool_rows(engine: Engine, plan: Plan, costs: ir.Table, allocated: ir.Table) -> list[ir.Table]:
@@ -436,7 +474,9 @@ def pool_rows(engine: Engine, plan: Plan, costs: ir.Table, allocated: ir.Table) 
 
 # -- materialising ---------------------------------------------------------------------------
 
-STAGE = "_allocation_labelled"
+#: intermediate tables of one run (temporary: gone with the connection)
+GPU_ROWS, DEVICES, PARTS = "_allocation_gpu_rows", "_allocation_devices", "_allocation_parts"
+PRICED, STAGE, POOLED = "_allocation_priced", "_allocation_stage", "_allocation_pooled"
 
 
 @dataclass(frozen=True)
@@ -451,15 +491,30 @@ class AllocationSummary:
 
 
 def materialise(engine: Engine, plan: Plan) -> None:
-    """(Re)build ``allocated_costs``: label the costs once into a temporary table, write the
-    direct rows and GPU parts, then add each shared pool's split rows."""
-    engine.create_table(STAGE, labelled_costs(engine, plan), temp=True)
-    costs = engine.table(STAGE)
-    engine.create_table(TABLE, base_rows(engine, plan, costs))
+    """(Re)build ``allocated_costs``: GPU machine rows, the samples per device-hour and the GPU
+    parts into temporary tables (each is read more than once); then the direct rows and GPU
+    parts; then each shared pool's split rows."""
+    parts = None
+    if plan.rules.gpu_workloads:
+        engine.create_table(GPU_ROWS, machine_rows(engine), temp=True)
+        engine.create_table(DEVICES, device_hours(engine), temp=True)
+        rows, devices = engine.table(GPU_ROWS), engine.table(DEVICES)
+        engine.create_table(PARTS, row_parts(engine, rows, devices), temp=True)
+        engine.create_table(PRICED, priced_parts(engine, engine.table(PARTS)), temp=True)
+        parts = engine.table(PRICED)
+    costs = labelled_costs(engine, plan)
+    base = base_rows(plan, costs, parts)
+    if parts is not None and plan.rules.idle_gpu is IdleGpu.SHARED:
+        engine.create_table(STAGE, base, temp=True)  # read twice: idle lines and the rest
+        base = _share_idle(plan, engine.table(STAGE))
+    engine.create_table(TABLE, base)
     allocated = engine.table(TABLE)
-    for rows in pool_rows(engine, plan, costs, allocated):
-        engine.insert(TABLE, rows)
-    engine.drop_table(STAGE)
+    if plan.rules.shared:  # pooled rows are few: label them once more, keep them aside
+        engine.create_table(POOLED, costs.filter(costs.shared_pool.notnull()), temp=True)
+        for rows in pool_rows(engine, plan, engine.table(POOLED), allocated):
+            engine.insert(TABLE, rows)
+    for name in (GPU_ROWS, DEVICES, PARTS, PRICED, STAGE, POOLED):
+        engine.drop_table(name)
 
 
 def mismatches(engine: Engine) -> ir.Table:
@@ -467,9 +522,9 @@ def mismatches(engine: Engine) -> ir.Table:
     costs = engine.table("costs")
     allocated = engine.table(TABLE)
     keys = ["period", "BillingCurrency"]
-    src = costs.group_by(
-        [costs.x_ChargeDate.truncate("M").name("period"), "BillingCurrency"]
-    ).aggregate(**{m: costs[m].sum() for m in METRICS})
+    src = costs.group_by([month(costs.x_ChargeDate).name("period"), "BillingCurrency"]).aggregate(
+        **{m: costs[m].sum() for m in METRICS}
+    )
     out = allocated.group_by(keys).aggregate(**{f"a_{m}": allocated[m].sum() for m in METRICS})
     j = src.outer_join(
         out, [src.period == out.period, src.BillingCurrency.identical_to(out.BillingCurrency)]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from aifinops.analysis.gpu import GpuEfficiencyQuery, gpu_rows, host_hours
+from aifinops.analysis.gpu import GpuEfficiencyQuery, gpu_rows
 from aifinops.model.timewindow import Window
 
 if TYPE_CHECKING:
@@ -47,34 +47,59 @@ def _mig_share(samples: ir.Table) -> ir.FloatingValue:
     return ibis.least(1.0, (slices / per_gpu).fill_null(1.0))
 
 
-def telemetry_holdings(engine: Engine) -> ir.Table:
-    """Per (host, hour, workload): GPU-hours held according to labelled samples, with the
-    workload's labels."""
+def machine_rows(engine: Engine, window: Window | None = None) -> ir.Table:
+    """GPU machine cost rows (:func:`aifinops.analysis.gpu.gpu_rows`): the row, machine, charge
+    period, GPUs and billed GPU-hours."""
+    query = GpuEfficiencyQuery(by=(), window=window or Window())
+    return gpu_rows(engine, query).select(
+        *ROW, "machine", "ChargePeriodStart", "ChargePeriodEnd", "gpus", "gpu_hours"
+    )
+
+
+def device_hours(engine: Engine) -> ir.Table:
+    """``gpu_samples`` per (host, hour, GPU, MIG instance, workload): samples, samples with a
+    utilisation, the share of a GPU the device is, and the workload's labels. One pass over the
+    samples; everything else reads this."""
     import ibis
 
     s = engine.table("gpu_samples")
-    pod = ibis.ifelse(s.pod.notnull(), s.namespace.fill_null("") + "/" + s.pod, ibis.null("string"))
-    s = s.mutate(
-        workload=s.job_id.nullif("").fill_null(pod),
-        hour=s.ts.truncate("h"),
-        device=s.gpu_uuid.fill_null(s.gpu_index.cast("string")).fill_null("")
-        + "|"
-        + s.mig_instance.fill_null(""),
-        share=_mig_share(s),
-    )
     s = s.filter(s.host.notnull())
-    per_device = s.group_by(["host", "hour", "device"]).aggregate(
-        _n=s.count(), _share=s.share.max()
+    pod = ibis.ifelse(s.pod.notnull(), s.namespace.fill_null("") + "/" + s.pod, ibis.null("string"))
+    util = s.gpu_util_pct.fill_null(s.gr_engine_active * 100)
+    return s.group_by(
+        "host",
+        "gpu_uuid",
+        "gpu_index",
+        "mig_instance",
+        hour=s.ts.truncate("h"),
+        workload=s.job_id.nullif("").fill_null(pod),
+    ).aggregate(
+        n=s.count(),
+        seen=util.count(),
+        share=_mig_share(s).max(),
+        labels_map=s.labels_map.first(),
     )
-    seen = s.filter(s.workload.notnull())
-    mine = seen.group_by(["host", "hour", "device", "workload"]).aggregate(
-        _k=seen.count(), labels_map=seen.labels_map.first()
+
+
+def telemetry_holdings(devices: ir.Table) -> ir.Table:
+    """Per (host, hour, workload): GPU-hours held according to labelled samples, with the
+    workload's labels (a device-hour is shared by its workloads in proportion to samples)."""
+    import ibis
+
+    device = ibis.window(group_by=["host", "hour", "gpu_uuid", "gpu_index", "mig_instance"])
+    d = devices.mutate(_all=devices.n.sum().over(device))
+    d = d.filter(d.workload.notnull())
+    d = d.mutate(held=d.share * d.n / d._all)
+    return d.group_by(["host", "hour", "workload"]).aggregate(
+        held=d.held.sum(), labels_map=d.labels_map.first()
     )
-    j = mine.join(per_device, ["host", "hour", "device"])
-    held = j.mutate(held=j._share * j._k / j._n)
-    return held.group_by(["host", "hour", "workload"]).aggregate(
-        held=held.held.sum(), labels_map=held.labels_map.first()
-    )
+
+
+def seen_gpus(devices: ir.Table) -> ir.Table:
+    """Per (host, hour): GPUs with a utilisation sample (MIG instances count as their GPU)."""
+    d = devices.filter(devices.seen > 0)
+    gpus = d.group_by(["host", "hour", "gpu_uuid", "gpu_index"]).aggregate()
+    return gpus.group_by(["host", "hour"]).aggregate(seen=gpus.count().cast("float64"))
 
 
 def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
@@ -90,8 +115,7 @@ def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
     first = jobs.start_time.truncate("h")
     span = jobs.end_time.delta(first, unit="second") / 3600
     hours = jobs.mutate(_k=ibis.range(0, span.ceil().cast("int64")).unnest(), _first=first)
-    hour = hours._first + hours._k.as_interval("h")
-    hours = hours.mutate(hour=hour)
+    hours = hours.mutate(hour=hours._first + hours._k.as_interval("h"))
     start = ibis.greatest(hours.start_time, hours.hour)
     end = ibis.least(hours.end_time, hours.hour + ibis.interval(hours=1))
     overlap = end.delta(start, unit="second").cast("float64") / 3600
@@ -107,31 +131,52 @@ def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
     return claimed.anti_join(covered, ["host", "hour"])
 
 
-def row_parts(engine: Engine, window: Window | None = None) -> ir.Table:
-    """GPU machine cost rows cut into parts: one per workload that held its GPUs, one ``idle``
-    (telemetry, nobody holding) and one ``rest`` (unknown), as ``fraction`` of the row's billed
-    GPU-hours (fractions of a row sum to 1), with ``gpu_hours`` and the workload's labels."""
+def row_hours(rows: ir.Table, busy: ir.Table) -> ir.Table:
+    """The UTC hours of each GPU machine cost row that are among the ``busy`` (host, hour)
+    pairs (telemetry or jobs there). Most rows are one hour; only longer ones are cut."""
     import ibis
 
-    query = GpuEfficiencyQuery(by=(), window=window or Window())
-    rows = gpu_rows(engine, query).select(
-        *ROW, "machine", "ChargePeriodStart", "ChargePeriodEnd", "gpus", "gpu_hours"
+    span = rows.ChargePeriodEnd.delta(rows.ChargePeriodStart, unit="second")
+    start = rows.ChargePeriodStart.truncate("h")
+    one = (span == 3600) & (start == rows.ChargePeriodStart)
+    hourly = rows.filter(one).mutate(hour=rows.ChargePeriodStart)
+    hourly = hourly.semi_join(busy, [hourly.machine == busy.host, hourly.hour == busy.hour])
+    hosts = busy.select("host").distinct()
+    longer = rows.filter(~one)
+    longer = longer.semi_join(hosts, longer.machine == hosts.host)
+    whole = (
+        longer.ChargePeriodEnd.delta(longer.ChargePeriodStart.truncate("h"), unit="second") / 3600
+    ).ceil()
+    longer = longer.mutate(
+        _k=ibis.range(0, whole.cast("int64")).unnest(),
+        _first=longer.ChargePeriodStart.truncate("h"),
     )
-    labelled = telemetry_holdings(engine)
+    hour = (longer._first + longer._k.as_interval("h")).cast(rows.ChargePeriodStart.type())
+    longer = longer.mutate(hour=hour)
+    longer = longer.semi_join(busy, [longer.machine == busy.host, longer.hour == busy.hour])
+    columns = [*ROW, "machine", "gpus", "hour"]
+    return hourly.select(columns).union(longer.select(columns))
+
+
+def row_parts(engine: Engine, rows: ir.Table, devices: ir.Table) -> ir.Table:
+    """GPU machine cost rows (``rows``: :func:`machine_rows`) cut into parts: one per workload
+    that held its GPUs, one ``idle`` (telemetry, nobody holding) and one ``rest`` (unknown), as
+    ``fraction`` of the row's billed GPU-hours (fractions of a row sum to 1), with ``gpu_hours``
+    and the workload's labels. Rows with neither telemetry nor jobs have no parts."""
+    import ibis
+
+    labelled = telemetry_holdings(devices)
     scheduled = scheduler_holdings(engine, labelled)
+    scheduled = scheduled.mutate(hour=scheduled.hour.cast(labelled.hour.type()))
     held = (
         labelled.mutate(overlap=ibis.literal(1.0))
         .select("host", "hour", "workload", "held", "overlap", "labels_map")
         .union(scheduled)
     )
-    j = rows.join(
-        held,
-        [
-            rows.machine == held.host,
-            held.hour >= rows.ChargePeriodStart,
-            held.hour < rows.ChargePeriodEnd,
-        ],
-    )
+    seen = seen_gpus(devices)
+    busy = held.select("host", "hour").union(seen.select("host", "hour"))
+    hours = row_hours(rows, busy.distinct())
+    j = hours.join(held, [hours.machine == held.host, hours.hour == held.hour])
     j = j.mutate(held=j.held.fill_null(j.gpus * j.overlap))
     per_hour = j.group_by([*ROW, "hour"]).aggregate(_claimed=j.held.sum(), _gpus=j.gpus.max())
     scale = ibis.least(1.0, per_hour._gpus / per_hour._claimed.nullif(0))
@@ -140,27 +185,11 @@ def row_parts(engine: Engine, window: Window | None = None) -> ir.Table:
     workloads = j.group_by([*ROW, "workload"]).aggregate(
         gpu_hours=(j.held * j.scale).sum(), labels_map=j.labels_map.first()
     )
-    idle = _idle_hours(engine, rows, per_hour)
+    s = hours.join(seen, [hours.machine == seen.host, hours.hour == seen.hour])
+    s = s.left_join(per_hour, [*ROW, "hour"])
+    free = ibis.greatest(0.0, ibis.least(s.seen, s.gpus) - s.held_hour.fill_null(0.0))
+    idle = s.group_by(list(ROW)).aggregate(idle_hours=free.sum())
     return _as_fractions(rows, workloads, idle)
-
-
-def _idle_hours(engine: Engine, rows: ir.Table, per_hour: ir.Table) -> ir.Table:
-    """Per cost row: GPU-hours with telemetry that no workload held."""
-    import ibis
-
-    hh = host_hours(engine, GpuEfficiencyQuery(by=()))
-    j = rows.join(
-        hh,
-        [
-            rows.machine == hh.host,
-            hh.hour >= rows.ChargePeriodStart,
-            hh.hour < rows.ChargePeriodEnd,
-        ],
-    )
-    j = j.left_join(per_hour, [*ROW, "hour"])
-    seen = ibis.least(j.seen.cast("float64"), j.gpus)
-    free = ibis.greatest(0.0, seen - j.held_hour.fill_null(0.0))
-    return j.group_by(list(ROW)).aggregate(idle_hours=free.sum())
 
 
 def _as_fractions(rows: ir.Table, workloads: ir.Table, idle: ir.Table) -> ir.Table:
