@@ -156,7 +156,9 @@ def gpu_rows(engine: Engine, query: GpuEfficiencyQuery) -> ir.Table:
         gpus=joined._count.fill_null(count),
     )
     rows = rows.filter(rows.gpus > 0, rows.machine.notnull())
-    period = rows.ChargePeriodEnd.delta(rows.ChargePeriodStart, unit="minute").cast("float64") / 60
+    # epoch arithmetic: a zoned date_diff costs ~6x more over millions of rows
+    seconds = rows.ChargePeriodEnd.epoch_seconds() - rows.ChargePeriodStart.epoch_seconds()
+    period = seconds.cast("float64") / 3600
     dims = {spec: dimension(engine, rows, spec) for spec in query.by}
     base = (*_ROW, "machine", "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency", "gpus")
     columns: dict[str, ir.Value] = {name: rows[name] for name in base}

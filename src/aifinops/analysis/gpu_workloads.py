@@ -38,6 +38,12 @@ ROW = ("x_IngestFileId", "x_SourceRecord")
 WORKLOAD, IDLE, REST = "workload", "idle", "rest"
 
 
+def _hour(ts: ir.TimestampValue) -> ir.IntegerValue:
+    """The UTC hour of ``ts`` as hours since the Unix epoch (integer arithmetic: truncating
+    zoned timestamps costs several times more)."""
+    return ts.epoch_seconds() // 3600
+
+
 def _mig_share(samples: ir.Table) -> ir.FloatingValue:
     """The share of a GPU one sample's device is: a MIG instance's compute slices, else 1."""
     import ibis
@@ -71,7 +77,7 @@ def device_hours(engine: Engine) -> ir.Table:
         "gpu_uuid",
         "gpu_index",
         "mig_instance",
-        hour=s.ts.truncate("h"),
+        hour=_hour(s.ts),
         workload=s.job_id.nullif("").fill_null(pod),
     ).aggregate(
         n=s.count(),
@@ -112,13 +118,13 @@ def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
     jobs = jobs.filter(
         jobs.host.notnull(), jobs.end_time.notnull(), jobs.end_time > jobs.start_time
     )
-    first = jobs.start_time.truncate("h")
-    span = jobs.end_time.delta(first, unit="second") / 3600
-    hours = jobs.mutate(_k=ibis.range(0, span.ceil().cast("int64")).unnest(), _first=first)
-    hours = hours.mutate(hour=hours._first + hours._k.as_interval("h"))
-    start = ibis.greatest(hours.start_time, hours.hour)
-    end = ibis.least(hours.end_time, hours.hour + ibis.interval(hours=1))
-    overlap = end.delta(start, unit="second").cast("float64") / 3600
+    begin, finish = jobs.start_time.epoch_seconds(), jobs.end_time.epoch_seconds()
+    first = begin // 3600
+    count = (finish - first * 3600 + 3599) // 3600
+    hours = jobs.mutate(hour=first + ibis.range(0, count).unnest(), _begin=begin, _end=finish)
+    start = ibis.greatest(hours._begin, hours.hour * 3600)
+    end = ibis.least(hours._end, hours.hour * 3600 + 3600)
+    overlap = (end - start).cast("float64") / 3600
     claimed = hours.select(
         "host",
         "hour",
@@ -136,23 +142,16 @@ def row_hours(rows: ir.Table, busy: ir.Table) -> ir.Table:
     pairs (telemetry or jobs there). Most rows are one hour; only longer ones are cut."""
     import ibis
 
-    span = rows.ChargePeriodEnd.delta(rows.ChargePeriodStart, unit="second")
-    start = rows.ChargePeriodStart.truncate("h")
-    one = (span == 3600) & (start == rows.ChargePeriodStart)
-    hourly = rows.filter(one).mutate(hour=rows.ChargePeriodStart)
+    start, end = rows.ChargePeriodStart.epoch_seconds(), rows.ChargePeriodEnd.epoch_seconds()
+    one = (end - start == 3600) & (start % 3600 == 0)
+    hourly = rows.filter(one).mutate(hour=start // 3600)
     hourly = hourly.semi_join(busy, [hourly.machine == busy.host, hourly.hour == busy.hour])
     hosts = busy.select("host").distinct()
     longer = rows.filter(~one)
     longer = longer.semi_join(hosts, longer.machine == hosts.host)
-    whole = (
-        longer.ChargePeriodEnd.delta(longer.ChargePeriodStart.truncate("h"), unit="second") / 3600
-    ).ceil()
-    longer = longer.mutate(
-        _k=ibis.range(0, whole.cast("int64")).unnest(),
-        _first=longer.ChargePeriodStart.truncate("h"),
-    )
-    hour = (longer._first + longer._k.as_interval("h")).cast(rows.ChargePeriodStart.type())
-    longer = longer.mutate(hour=hour)
+    first = longer.ChargePeriodStart.epoch_seconds() // 3600
+    count = (longer.ChargePeriodEnd.epoch_seconds() - first * 3600 + 3599) // 3600
+    longer = longer.mutate(hour=first + ibis.range(0, count).unnest())
     longer = longer.semi_join(busy, [longer.machine == busy.host, longer.hour == busy.hour])
     columns = [*ROW, "machine", "gpus", "hour"]
     return hourly.select(columns).union(longer.select(columns))
@@ -167,7 +166,6 @@ def row_parts(engine: Engine, rows: ir.Table, devices: ir.Table) -> ir.Table:
 
     labelled = telemetry_holdings(devices)
     scheduled = scheduler_holdings(engine, labelled)
-    scheduled = scheduled.mutate(hour=scheduled.hour.cast(labelled.hour.type()))
     held = (
         labelled.mutate(overlap=ibis.literal(1.0))
         .select("host", "hour", "workload", "held", "overlap", "labels_map")
