@@ -29,6 +29,12 @@ rules = [
 
 [allocation.dimensions.product]
 tags = ["product"]
+rules = [
+  { value = "chat-assistant", tags = { project = "chat-assistant" } },
+  { value = "semantic-search", tags = { project = "semantic-search" } },
+  { value = "support-bot", tags = { project = "support-bot" } },
+  { value = "fraud-scoring", tags = { project = "fraud-gbm" } },
+]
 default = "none"
 
 [[allocation.shared]]
