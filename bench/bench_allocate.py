@@ -2,14 +2,15 @@
 
     .venv/bin/python bench/bench_allocate.py [--rows 10000000] [--samples 50000000]
 
-Builds (first run only) bench/out/ws-allocate-<rows>/: a copy of the demo company at ``--rows``
-cost rows (bench_reports.py's workspace, built if missing), the demo's ``[allocation]`` rules, and
-GPU telemetry written straight into ``gpu_samples``: every GPU of the latest billed GPU
-machine-hours, 30 samples an hour each (a 2-minute scrape), until the table holds ``--samples``
-rows (the 10M-row demo bills about 36M GPU-hours: 50M samples cover the last ~5%); two
-thirds of the machine-days carry a job label (``job_id``, 5,000 jobs) and one GPU in ten is a MIG
-3g.40gb slice; plus scheduler ``jobs`` (4 GPUs a day) for one machine in five, all months. Then runs ``aifinops allocate`` in a fresh process ``--repeat``
-times and prints wall time and peak resident memory (the process and DuckDB inside it).
+Builds (first run only) bench/out/ws-allocate-<rows>-<samples>/: a copy of the demo company
+at ``--rows`` cost rows (bench_reports.py's workspace, built if missing), the demo's
+``[allocation]`` rules, and GPU telemetry written straight into ``gpu_samples``: every GPU of
+the latest billed GPU machine-hours, 30 samples an hour each (a 2-minute scrape), until the
+table holds ``--samples`` rows (the 10M-row demo bills about 36M GPU-hours: 50M samples cover
+the last ~5%); two thirds of the machine-days carry a job label (``job_id``, 5,000 jobs) and
+one GPU in ten is a MIG 3g.40gb slice; plus scheduler ``jobs`` (4 GPUs a day) for one machine
+in five, all months. Then runs ``aifinops allocate`` in a fresh process ``--repeat`` times and
+prints wall time and peak resident memory (the process and DuckDB inside it).
 """
 
 from __future__ import annotations

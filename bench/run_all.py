@@ -31,6 +31,7 @@ def main() -> None:
         ["bench_demo_generate.py", "--rows", rows],
         ["bench_ingest.py", "--rows", rows],
         ["bench_reports.py", "--rows", rows],
+        ["bench_allocate.py", "--rows", rows, "--samples", str(5 * int(rows))],
     ]
     converter = HERE / "out/venv-focus-converter/bin/focus-converter"
     sources = [
