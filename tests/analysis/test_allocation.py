@@ -235,6 +235,9 @@ def test_idle_gpu_shared_over_the_machines_workloads(tmp_path: Path) -> None:
     assert got[("ns/p1", "gpu-workload-idle")] == D("1.06")
     assert got[("job-c", "gpu-workload-idle")] == D("4.23")
     assert not [k for k in got if k[1] == "idle-gpu"]
+    hours = {r["job"]: r["gpu_hours"] for r in ws.allocated(["job"]).to_pylist()}
+    # job-c held 2 GPU-hours and now also pays for 2 / 7.428571 of the 1.571429 idle ones
+    assert hours["job-c"] == pytest.approx(2 + 1.571429 * 2 / 7.428571, rel=1e-5)
     assert sum(got.values()) == D("160.00")
 
 

@@ -334,15 +334,23 @@ def _share_idle(plan: Plan, gpu: ir.Table) -> ir.Table:
 
     group = ["machine", "period", "BillingCurrency"]
     idle = gpu.filter(gpu.allocation == IDLE_LINE)
-    pools = idle.group_by(group).aggregate(**{m: idle[m].sum() for m in METRICS})
+    pools = idle.group_by(group).aggregate(
+        _idle_hours=idle.gpu_hours.sum(), **{m: idle[m].sum() for m in METRICS}
+    )
     busy = gpu.filter(gpu.allocation == GPU_WORKLOAD)
     receivers = busy.group_by([*group, "job", *plan.dimensions]).aggregate(
         _held=busy.gpu_hours.sum()
     )
     j = pools.join(receivers, group)
-    share = j._held / j._held.sum().over(ibis.window(group_by=group))
-    shared = split(j, group, share, ["job"])
-    shared = _shape(shared, plan, allocation=ibis.literal(IDLE_SHARED), charge_date=shared.period)
+    j = j.mutate(_part=j._held / j._held.sum().over(ibis.window(group_by=group)))
+    shared = split(j, group, j._part, ["job"])
+    shared = _shape(
+        shared,
+        plan,
+        allocation=ibis.literal(IDLE_SHARED),
+        charge_date=shared.period,
+        gpu_hours=shared._idle_hours * shared._part,  # the idle GPU-hours it now pays for
+    )
     kept = idle.anti_join(receivers.select(*group).distinct(), group)
     return gpu.filter(gpu.allocation != IDLE_LINE).union(kept).union(shared)
 

@@ -296,7 +296,7 @@ def gpu_machine_parts(engine: Engine, window: Window) -> ir.Table:
     """The ``allocated_costs`` rows of GPU machines with ``gpu_model``, ``instance_type``,
     ``machine`` and ``part_gpu_hours``: the GPU-hours each part stands for (held, idle or
     unknown; a row allocation left whole stands for all its billed GPU-hours; the split rows
-    of shared idle cost for none: their hours are the idle rows they replaced)."""
+    of shared idle cost for their share of the idle GPU-hours they replaced)."""
     import ibis
 
     from aifinops.analysis.allocation import IDLE_SHARED
@@ -317,14 +317,14 @@ def gpu_machine_parts(engine: Engine, window: Window) -> ir.Table:
         instance_type=gpus.instance_type.max(), gpu_model=gpus.gpu_model.max()
     )
     idle = a.filter(a.allocation == IDLE_SHARED)
-    idle = idle.join(kinds, "machine").mutate(part_gpu_hours=ibis.literal(0.0))
+    idle = idle.join(kinds, "machine").mutate(part_gpu_hours=idle.gpu_hours.fill_null(0.0))
     return rows.union(idle.select(rows.columns))
 
 
 def gpu_hour_costs(engine: Engine, query: UnitQuery) -> pa.Table:
     """Per group: GPU machine cost, GPU-hours billed, held by workloads, idle, unknown; cost per
     billed GPU-hour and per GPU-hour held (effective: idle included)."""
-    from aifinops.analysis.allocation import GPU_WORKLOAD, IDLE_LINE
+    from aifinops.analysis.allocation import GPU_WORKLOAD, IDLE_LINE, IDLE_SHARED
 
     parts = gpu_machine_parts(engine, query.window)
     by = list(query.by or DEFAULT_GPU_BY)
@@ -338,7 +338,7 @@ def gpu_hour_costs(engine: Engine, query: UnitQuery) -> pa.Table:
         cost=parts[query.metric.column].sum(),
         billed_gpu_hours=hours.sum(),
         held_gpu_hours=hours.sum(where=kind == GPU_WORKLOAD).fill_null(0.0),
-        idle_gpu_hours=hours.sum(where=kind == IDLE_LINE).fill_null(0.0),
+        idle_gpu_hours=hours.sum(where=kind.isin([IDLE_LINE, IDLE_SHARED])).fill_null(0.0),
         machines=parts.machine.nunique(),
     )
     g = g.mutate(unknown_gpu_hours=g.billed_gpu_hours - g.held_gpu_hours - g.idle_gpu_hours)
