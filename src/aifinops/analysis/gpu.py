@@ -157,7 +157,9 @@ def gpu_rows(engine: Engine, query: GpuEfficiencyQuery) -> ir.Table:
     )
     rows = rows.filter(rows.gpus > 0, rows.machine.notnull())
     # epoch arithmetic: a zoned date_diff costs ~6x more over millions of rows
-    seconds = rows.ChargePeriodEnd.epoch_seconds() - rows.ChargePeriodStart.epoch_seconds()
+    seconds = engine.epoch_seconds(rows.ChargePeriodEnd) - engine.epoch_seconds(
+        rows.ChargePeriodStart
+    )
     period = seconds.cast("float64") / 3600
     dims = {spec: dimension(engine, rows, spec) for spec in query.by}
     base = (*_ROW, "machine", "ChargePeriodStart", "ChargePeriodEnd", "BillingCurrency", "gpus")

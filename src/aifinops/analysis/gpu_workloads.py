@@ -38,10 +38,10 @@ ROW = ("x_IngestFileId", "x_SourceRecord")
 WORKLOAD, IDLE, REST = "workload", "idle", "rest"
 
 
-def _hour(ts: ir.TimestampValue) -> ir.IntegerValue:
+def _hour(engine: Engine, ts: ir.TimestampValue) -> ir.IntegerValue:
     """The UTC hour of ``ts`` as hours since the Unix epoch (integer arithmetic: truncating
     zoned timestamps costs several times more)."""
-    return ts.epoch_seconds() // 3600
+    return engine.epoch_seconds(ts) // 3600
 
 
 def _mig_share(samples: ir.Table) -> ir.FloatingValue:
@@ -77,7 +77,7 @@ def device_hours(engine: Engine) -> ir.Table:
         "gpu_uuid",
         "gpu_index",
         "mig_instance",
-        hour=_hour(s.ts),
+        hour=_hour(engine, s.ts),
         workload=s.job_id.nullif("").fill_null(pod),
     ).aggregate(
         n=s.count(),
@@ -118,7 +118,7 @@ def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
     jobs = jobs.filter(
         jobs.host.notnull(), jobs.end_time.notnull(), jobs.end_time > jobs.start_time
     )
-    begin, finish = jobs.start_time.epoch_seconds(), jobs.end_time.epoch_seconds()
+    begin, finish = engine.epoch_seconds(jobs.start_time), engine.epoch_seconds(jobs.end_time)
     first = begin // 3600
     count = (finish - first * 3600 + 3599) // 3600
     hours = jobs.mutate(hour=first + ibis.range(0, count).unnest(), _begin=begin, _end=finish)
@@ -137,20 +137,21 @@ def scheduler_holdings(engine: Engine, labelled: ir.Table) -> ir.Table:
     return claimed.anti_join(covered, ["host", "hour"])
 
 
-def row_hours(rows: ir.Table, busy: ir.Table) -> ir.Table:
+def row_hours(engine: Engine, rows: ir.Table, busy: ir.Table) -> ir.Table:
     """The UTC hours of each GPU machine cost row that are among the ``busy`` (host, hour)
     pairs (telemetry or jobs there). Most rows are one hour; only longer ones are cut."""
     import ibis
 
-    start, end = rows.ChargePeriodStart.epoch_seconds(), rows.ChargePeriodEnd.epoch_seconds()
+    start = engine.epoch_seconds(rows.ChargePeriodStart)
+    end = engine.epoch_seconds(rows.ChargePeriodEnd)
     one = (end - start == 3600) & (start % 3600 == 0)
     hourly = rows.filter(one).mutate(hour=start // 3600)
     hourly = hourly.semi_join(busy, [hourly.machine == busy.host, hourly.hour == busy.hour])
     hosts = busy.select("host").distinct()
     longer = rows.filter(~one)
     longer = longer.semi_join(hosts, longer.machine == hosts.host)
-    first = longer.ChargePeriodStart.epoch_seconds() // 3600
-    count = (longer.ChargePeriodEnd.epoch_seconds() - first * 3600 + 3599) // 3600
+    first = engine.epoch_seconds(longer.ChargePeriodStart) // 3600
+    count = (engine.epoch_seconds(longer.ChargePeriodEnd) - first * 3600 + 3599) // 3600
     longer = longer.mutate(hour=first + ibis.range(0, count).unnest())
     longer = longer.semi_join(busy, [longer.machine == busy.host, longer.hour == busy.hour])
     columns = [*ROW, "machine", "gpus", "hour"]
@@ -173,7 +174,7 @@ def row_parts(engine: Engine, rows: ir.Table, devices: ir.Table) -> ir.Table:
     )
     seen = seen_gpus(devices)
     busy = held.select("host", "hour").union(seen.select("host", "hour"))
-    hours = row_hours(rows, busy.distinct())
+    hours = row_hours(engine, rows, busy.distinct())
     j = hours.join(held, [hours.machine == held.host, hours.hour == held.hour])
     j = j.mutate(held=j.held.fill_null(j.gpus * j.overlap))
     per_hour = j.group_by([*ROW, "hour"]).aggregate(_claimed=j.held.sum(), _gpus=j.gpus.max())
