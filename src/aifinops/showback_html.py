@@ -8,6 +8,7 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from aifinops import output
 from aifinops.analysis.showback import LINES
 
 if TYPE_CHECKING:
@@ -33,10 +34,8 @@ td.n,th.n{text-align:right;font-variant-numeric:tabular-nums}
 
 
 def money(value: Decimal | None, currency: str = "") -> str:
-    if value is None:
-        return "—"
-    cents = value.quantize(Decimal("0.01"))
-    return f"{cents:,.2f} {currency}".strip()
+    """An amount to the cent (:func:`aifinops.output.money`), with its currency."""
+    return f"{output.money(value)} {currency}".strip() if value is not None else "—"
 
 
 def page(statement: pa.Table, detail: pa.Table, *, title: str, dimension: str, metric: str) -> str:

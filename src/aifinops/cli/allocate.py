@@ -19,6 +19,7 @@ from aifinops.cli.common import (
     console,
     err_console,
     open_workspace,
+    split_values,
 )
 from aifinops.cli.report import GranularityOption, report_app
 from aifinops.output import OutputFormat, render
@@ -41,10 +42,6 @@ class StatementFormat(StrEnum):
     JSON = "json"
     PARQUET = "parquet"
     HTML = "html"
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
 def allocate(workspace: WorkspaceOption = None) -> None:
@@ -79,7 +76,7 @@ def allocation_report(
     with open_workspace(workspace, read_only=True) as ws:
         _warn_stale(ws.allocation_stale())
         table = ws.allocated(
-            _split(by) or ["team"],
+            split_values(by) or ["team"],
             metric=metric,
             granularity=granularity,
             period=period,
@@ -116,7 +113,7 @@ def showback(
     with open_workspace(workspace, read_only=True) as ws:
         _warn_stale(ws.allocation_stale())
         window = {"period": period, "start": start, "end": end}
-        values = _split(value)
+        values = split_values(value)
         table = ws.showback(dimension=dimension, values=values, metric=metric, **window)
         title = f"{dimension} statement, {ws.window(period, start, end)}"
         if fmt is not StatementFormat.HTML:

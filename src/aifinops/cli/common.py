@@ -51,6 +51,12 @@ MetricOption = Annotated[
     ),
 ]
 
+
+def split_values(values: list[str] | None) -> list[str]:
+    """Values of a repeatable, comma-separating option (``--by a,b --by c``)."""
+    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
+
+
 console = Console()
 err_console = Console(stderr=True, soft_wrap=True)
 

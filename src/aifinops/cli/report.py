@@ -15,6 +15,7 @@ from aifinops.cli.common import (
     ToOption,
     WorkspaceOption,
     open_workspace,
+    split_values,
 )
 from aifinops.output import OutputFormat, render
 
@@ -24,10 +25,6 @@ report_app = typer.Typer(help="Cost reports.", no_args_is_help=True)
 GranularityOption = Annotated[
     str | None, typer.Option("--granularity", "-g", help="day, week, month, quarter, year.")
 ]
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
 @report_app.command("costs")
@@ -51,7 +48,7 @@ def costs(
     """Cost by any dimensions, over any window, at any granularity."""
     with open_workspace(workspace, read_only=True) as ws:
         table = ws.costs(
-            _split(by),
+            split_values(by),
             metric=metric,
             period=period,
             start=start,
@@ -138,7 +135,7 @@ def gpu_efficiency(
     window = {"period": period, "start": start, "end": end}
     with open_workspace(workspace, read_only=True) as ws:
         table = ws.gpu_efficiency(
-            _split(by) or None,
+            split_values(by) or None,
             metric=metric,
             idle_below=idle_below,
             busy_from=busy_from,
@@ -172,7 +169,7 @@ def llm_costs(
     """LLM unit costs: tokens by kind, cost, $ per 1M tokens and per request, cache read share."""
     window = {"period": period, "start": start, "end": end}
     with open_workspace(workspace, read_only=True) as ws:
-        table = ws.llm_costs(_split(by), granularity=granularity, **window)
+        table = ws.llm_costs(split_values(by), granularity=granularity, **window)
         if fmt is OutputFormat.TABLE:  # fewer columns; ratios as text, not rounded to cents
             from aifinops.analysis.llm_costs import for_terminal
 
@@ -214,7 +211,7 @@ def carbon(
     view = view_of(jobs=jobs, regions=regions)
     window = {"period": period, "start": start, "end": end}
     with open_workspace(workspace, read_only=True) as ws:
-        table = ws.carbon(_split(by) or None, view=view, metric=metric, **window)
+        table = ws.carbon(split_values(by) or None, view=view, metric=metric, **window)
         if fmt is OutputFormat.TABLE:
             table = for_terminal(table)
         title = f"GPU energy and emissions ({view}), {ws.window(period, start, end)}"

@@ -16,16 +16,13 @@ from aifinops.cli.common import (
     WorkspaceOption,
     err_console,
     open_workspace,
+    split_values,
 )
 from aifinops.cli.report import GranularityOption, report_app
 from aifinops.output import OutputFormat, render
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-
-def _split(values: list[str] | None) -> list[str]:
-    return [v.strip() for item in values or [] for v in item.split(",") if v.strip()]
 
 
 def _distinct(table: pa.Table) -> pa.Table:
@@ -80,8 +77,8 @@ def unit_costs(
             _warn_stale(ws.allocation_stale())
         table = ws.unit_costs(
             per,
-            by=_split(by),
-            kinds=_split(kind),
+            by=split_values(by),
+            kinds=split_values(kind),
             metric=metric,
             granularity=granularity,
             **window,
@@ -90,7 +87,7 @@ def unit_costs(
             from aifinops.analysis.llm_costs import PLACES
             from aifinops.analysis.unit_costs import for_terminal
 
-            table = for_terminal(table, PLACES, keep=tuple(_split(by)))
+            table = for_terminal(table, PLACES, keep=tuple(split_values(by)))
         title = f"cost per {per} ({ws._metric(metric).value}), {ws.window(period, start, end)}"
         render(table, fmt, output=output, title=title)
 
@@ -127,8 +124,8 @@ def self_hosted(
         _warn_stale(ws.allocation_stale())
         table = ws.self_hosted(
             key,
-            compare=_split(compare),
-            providers=_split(provider),
+            compare=split_values(compare),
+            providers=split_values(provider),
             metric=metric,
             granularity=granularity,
             **window,
