@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING
 
 from aifinops.analysis.gpu_workloads import (
     IDLE,
-    REST,
     ROW,
     WORKLOAD,
     device_hours,
@@ -110,16 +109,18 @@ class Plan:
 
 
 def make_plan(engine: Engine, rules: AllocationRules, basis: CostMetric) -> Plan:
-    """Find which tag keys the costs and which label keys the usage tables hold."""
+    """Find which tag keys the costs and which label keys the usage tables hold (one map per
+    distinct ``Tags`` / ``labels`` text, not per row: the map is derived from the text)."""
     plan = Plan(rules, basis)
-    for table, column in (
-        ("costs", "x_TagsMap"),
-        ("jobs", "labels_map"),
-        ("gpu_samples", "labels_map"),
-        ("llm_usage", "labels_map"),
+    for table, text, column in (
+        ("costs", "Tags", "x_TagsMap"),
+        ("jobs", "labels", "labels_map"),
+        ("gpu_samples", "labels", "labels_map"),
+        ("llm_usage", "labels", "labels_map"),
     ):
         t = engine.table(table)
-        keys = t.select(key=t[column].keys().unnest()).distinct()
+        maps = t.group_by(text).aggregate(_map=t[column].first())
+        keys = maps.select(key=maps._map.keys().unnest()).distinct()
         plan.keys[table] = sorted(engine.execute(keys).column("key").to_pylist())
     plan.keys["workloads"] = sorted({*plan.keys["jobs"], *plan.keys["gpu_samples"]})
     return plan
@@ -159,14 +160,12 @@ def _normalised(value: ir.StringValue, dim: Dimension) -> ir.StringValue:
 
 
 def dimension_value(
-    costs: ir.Table, dim: Dimension, plan: Plan, tagged: ir.StringValue | None = None
+    costs: ir.Table, dim: Dimension, plan: Plan, tagged: ir.StringValue
 ) -> ir.StringValue:
-    """A dimension's value on each cost row: tags, rules (or the other way round), default.
-    ``tagged``: the value from the tags when already looked up (:func:`labelled_costs`)."""
+    """A dimension's value on each cost row: ``tagged`` (the value its tags give, looked up by
+    :func:`labelled_costs`), the rules (or the other way round), the default."""
     import ibis
 
-    if tagged is None:
-        tagged = _normalised(_label(plan, "costs", costs.x_TagsMap, dim.tags), dim)
     ruled: ir.StringValue = ibis.null("string")
     if dim.rules:
         case = ibis.cases(
@@ -308,6 +307,7 @@ def _with_parts(plan: Plan, costs: ir.Table, priced: ir.Table) -> ir.Table:
 
     rows = costs.left_join(priced.drop("fraction"), list(ROW))
     cut = rows.part.notnull()
+    # the "rest" part (no telemetry, no workload) keeps the row's own dimensions, as DIRECT
     kind = ibis.cases(
         (rows.part == WORKLOAD, GPU_WORKLOAD), (rows.part == IDLE, IDLE_LINE), else_=DIRECT
     )
@@ -316,7 +316,6 @@ def _with_parts(plan: Plan, costs: ir.Table, priced: ir.Table) -> ir.Table:
         own = _normalised(_label(plan, "workloads", rows.labels_map, dim.tags), dim)
         dims[name] = ibis.ifelse(rows.part == WORKLOAD, own.fill_null(rows[name]), rows[name])
     money = {m: ibis.ifelse(cut, rows[f"p_{m}"], rows[m]) for m in METRICS}
-    assert REST  # the rest keeps the row's own dimensions (DIRECT)
     return _shape(
         rows,
         plan,
@@ -527,6 +526,8 @@ def materialise(engine: Engine, plan: Plan) -> None:
 
 def mismatches(engine: Engine) -> ir.Table:
     """Months, currencies and metrics where ``allocated_costs`` does not sum to ``costs``."""
+    import ibis
+
     costs = engine.table("costs")
     allocated = engine.table(TABLE)
     keys = ["period", "BillingCurrency"]
@@ -537,8 +538,6 @@ def mismatches(engine: Engine) -> ir.Table:
     j = src.outer_join(
         out, [src.period == out.period, src.BillingCurrency.identical_to(out.BillingCurrency)]
     )
-    import ibis
-
     differs = ibis.or_(
         *[~j[m].fill_null(0).identical_to(j[f"a_{m}"].fill_null(0)) for m in METRICS]
     )
