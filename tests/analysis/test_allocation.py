@@ -265,6 +265,9 @@ def test_cli_allocate_report_and_showback(tmp_path: Path) -> None:
     out = run_cli("report", "showback", "-f", "csv", cwd=tmp_path).stdout
     lines = out.splitlines()
     assert lines[0].startswith("period,team,BillingCurrency,direct,gpu_workloads,idle_gpu,shared")
+    # one team's statement keeps its share of the whole month: platform 85.71 of 160.00
+    out = run_cli("report", "showback", "-v", "platform", "-f", "csv", cwd=tmp_path).stdout
+    assert out.splitlines()[1].endswith(",0.5357")
     html_file = tmp_path / "statement.html"
     run_cli("report", "showback", "-f", "html", "-o", html_file, cwd=tmp_path)
     page = html_file.read_text()

@@ -56,10 +56,10 @@ def statement(
     values: list[str] | None = None,
 ) -> ir.Table:
     """Per month, value and currency: each statement line, the total and the share of the
-    month's total."""
+    month's total (of every value, also when ``values`` picks some)."""
     import ibis
 
-    t = _rows(engine, window, dimension, values or [])
+    t = _rows(engine, window, dimension, [])
     cost = t[metric.column]
     lines = {
         name: ibis.ifelse(t.allocation.isin(kinds), cost, 0).sum() for name, kinds in LINES.items()
@@ -70,6 +70,8 @@ def statement(
     month = ibis.window(group_by=["period", "BillingCurrency"])
     share = g.total.cast("float64") / g.total.sum().over(month).cast("float64").nullif(0)
     g = g.mutate(share=share.round(4))
+    if values:
+        g = g.filter(g[dimension].isin(values))
     return g.order_by(["period", "BillingCurrency", ibis.desc("total"), dimension])
 
 
