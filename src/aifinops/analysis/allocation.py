@@ -70,6 +70,7 @@ CARRIED = (
     "ServiceCategory",
     "ServiceName",
     "ChargeCategory",
+    "ChargeFrequency",
     "RegionId",
     "ResourceId",
     "ResourceName",
@@ -566,6 +567,8 @@ def summary(engine: Engine, plan: Plan, seconds: float) -> AllocationSummary:
 # -- reading ---------------------------------------------------------------------------------
 
 STATE_KEY = "allocation_state"
+#: Bumped when ``allocated_costs`` gains or loses columns, so older tables read as stale.
+LAYOUT = 2
 
 
 def state(rules: AllocationRules, loads: int) -> str:
@@ -574,7 +577,7 @@ def state(rules: AllocationRules, loads: int) -> str:
     import json
 
     digest = hashlib.sha256(rules.model_dump_json().encode()).hexdigest()[:16]
-    return json.dumps({"rules": digest, "loads": loads}, sort_keys=True)
+    return json.dumps({"rules": digest, "loads": loads, "layout": LAYOUT}, sort_keys=True)
 
 
 def report(

@@ -34,6 +34,9 @@ class Engine:
     def table(self, name: str) -> ir.Table:
         return self.backend.table(name)
 
+    def has_table(self, name: str) -> bool:
+        return name in self.backend.list_tables()
+
     def execute(self, expr: ir.Table) -> pa.Table:
         """Run an expression; decimals stay exact (Arrow decimal128)."""
         return self.backend.to_pyarrow(expr)
