@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -50,6 +51,34 @@ MetricOption = Annotated[
         "Default: the workspace's report.metric (effective).",
     ),
 ]
+ScopeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        "-s",
+        help="KEY=VALUE, repeatable: a match field (services, accounts, providers, regions ...), "
+        "tag:KEY or an allocation dimension (team, project ...); globs allowed. Default: all.",
+    ),
+]
+AsOfOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="Judge as on this day (YYYY-MM-DD; default: today). Data after it is ignored.",
+    ),
+]
+
+
+def as_of_date(text: str | None) -> date:
+    """The ``--as-of`` day, or today (UTC)."""
+    if text is None:
+        return datetime.now(UTC).date()
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        from aifinops.errors import QueryError
+
+        raise QueryError(f"--as-of {text!r} is not a date", hint="use YYYY-MM-DD") from None
 
 
 def split_values(values: list[str] | None) -> list[str]:

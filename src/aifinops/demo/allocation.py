@@ -60,12 +60,18 @@ method = "gpu-hours"
 """
 
 
+def sections() -> list[str]:
+    """The demo's settings, section by section, as TOML text: allocation rules first; budgets,
+    alerts and the other governance settings each come from their own demo module."""
+    return [RULES]
+
+
 def add_rules(workspace: Path) -> None:
-    """Put the demo's rules in the workspace's aifinops.toml (once), in place of the empty
+    """Put the demo's settings in the workspace's aifinops.toml (once), in place of the empty
     ``[allocation]`` section ``aifinops init`` writes (its settings are all commented out)."""
     config = workspace / CONFIG_FILE
     text = config.read_text(encoding="utf-8")
     if "allocation rules (docs/allocation.md)" in text:
         return
     lines = [line for line in text.splitlines() if line.strip() != "[allocation]"]
-    config.write_text("\n".join(lines) + "\n" + RULES, encoding="utf-8")
+    config.write_text("\n".join(lines) + "\n" + "\n".join(sections()), encoding="utf-8")
