@@ -274,13 +274,10 @@ def test_cli_unit_costs_in_every_format(shop: Workspace, tmp_path: Path) -> None
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
-    from aifinops.demo.serving import write_serving
     from tests.demo.build import demo_workspace
 
-    root = tmp_path_factory.mktemp("demo")
-    ws, loads = demo_workspace(root, months=1)
-    served = write_serving(root / "data", [item for item, _ in loads])
-    ws.ingest([served.path], source=served.source)
+    ws, loads = demo_workspace(tmp_path_factory.mktemp("demo"), months=1)
+    assert any(item.path.name == "tokens-served.csv" for item, _ in loads)
     ws.allocate()
     return ws
 

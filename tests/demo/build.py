@@ -7,6 +7,7 @@ from pathlib import Path
 from aifinops import Workspace
 from aifinops.demo.allocation import add_rules
 from aifinops.demo.generator import DemoOptions, generate, sized_company
+from aifinops.demo.serving import write_serving
 from aifinops.demo.timeline import Timeline
 from aifinops.demo.usage import UsageFile, write_usage
 from aifinops.store.ingest import IngestSummary
@@ -19,6 +20,7 @@ def demo_workspace(
     manifest = generate(root / "data", months=months)
     timeline = Timeline.ending(DemoOptions().end_month, months)
     usage = write_usage(root / "data", sized_company(42, None, timeline), timeline)
+    usage.append(write_serving(root / "data", usage))
     Workspace.init(root / "ws").close()
     add_rules(root / "ws")  # the demo's [allocation] rules, as `aifinops demo` writes them
     ws = Workspace(root / "ws")

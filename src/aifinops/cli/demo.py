@@ -24,6 +24,7 @@ def demo(
     from aifinops.cli.progress import IngestProgress
     from aifinops.cli.summary import print_executive_summary
     from aifinops.demo.generator import DemoOptions, generate, sized_company
+    from aifinops.demo.serving import write_serving
     from aifinops.demo.timeline import Timeline
     from aifinops.demo.usage import write_usage
     from aifinops.workspace import Workspace
@@ -34,6 +35,7 @@ def demo(
     manifest.write(data / "manifest.json")
     timeline = Timeline.ending(DemoOptions().end_month, months)
     usage = write_usage(data, sized_company(seed, rows, timeline), timeline)
+    usage.append(write_serving(data, usage, seed))
     from aifinops.demo.allocation import add_rules
 
     Workspace.init(directory).close()

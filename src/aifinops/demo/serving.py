@@ -8,11 +8,7 @@ gateway counts the tokens: ``write_serving`` writes, beside the business metrics
 (``usage/metrics/tokens-served.csv``, source ``metrics``), derived from the requests served that
 ``revenue-and-requests.csv`` already holds, so the two files agree: tokens = requests x tokens
 per request, which varies a little from day to day around the means in :data:`SERVED`.
-
-Hook it in after :func:`aifinops.demo.usage.write_usage`::
-
-    usage = write_usage(data, company, timeline)
-    usage.append(write_serving(data, usage))
+``aifinops demo`` writes and ingests it after the other usage files.
 """
 
 from __future__ import annotations
