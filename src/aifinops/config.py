@@ -28,6 +28,7 @@ from aifinops.model.llm_savings import LlmRecommendSettings
 from aifinops.model.metrics import CostMetric
 from aifinops.model.onprem import OnPremInventory
 from aifinops.model.storage_prices import StorageRecommendSettings
+from aifinops.notify.settings import CHANNELS_EXAMPLE, ExecutorsSettings, NotifySettings
 
 CONFIG_FILE = "aifinops.toml"
 
@@ -114,6 +115,8 @@ class Settings(BaseSettings):
     recommend_llm: LlmRecommendSettings = Field(default_factory=LlmRecommendSettings)
     recommend_storage: StorageRecommendSettings = Field(default_factory=StorageRecommendSettings)
     allocation: AllocationRules = Field(default_factory=AllocationRules)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    executors: ExecutorsSettings = Field(default_factory=ExecutorsSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -215,6 +218,7 @@ EXAMPLES[("allocation", "shared")] = """\
 # dimension = "team"
 # method = "proportional"\
 """
+EXAMPLES[("notify", "channels")] = CHANNELS_EXAMPLE
 
 
 def _toml_value(value: Any) -> str:

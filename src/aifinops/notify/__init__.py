@@ -1,0 +1,17 @@
+"""Alerts to people (webhook, Slack, email) through a durable outbox, and actions through
+executors (a command, a webhook) with retries and idempotency keys. See docs/notifications.md."""
+
+from aifinops.notify.alert import Alert, Severity
+from aifinops.notify.outbox import deliver, pending, retry
+from aifinops.notify.report import Delivery, DeliveryReport, DeliveryStatus
+
+__all__ = [
+    "Alert",
+    "Delivery",
+    "DeliveryReport",
+    "DeliveryStatus",
+    "Severity",
+    "deliver",
+    "pending",
+    "retry",
+]

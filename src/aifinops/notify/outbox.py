@@ -1,0 +1,284 @@
+"""Delivering alerts: a durable outbox in the workspace, once per alert and channel, retried.
+
+``<workspace>/notify/``:
+
+- ``outbox/<digest>.json``: an alert and the channels it still has to reach, with the tries so
+  far and the last error. Written (fsync'd, atomically renamed) before anything is sent.
+- ``sent.jsonl``: one line per (alert key, channel) delivered, fsync'd before the outbox entry is
+  updated. What is in it is never sent again to that channel.
+- ``.lock``: held for a whole delivery, so two processes never send the same alert twice.
+
+A crash between a server accepting an alert and ``sent.jsonl`` recording it is the one case in
+which an alert can reach a channel twice; receivers can drop the repeat by its ``Idempotency-Key``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aifinops import audit
+from aifinops.errors import ConfigError
+from aifinops.notify.alert import Alert
+from aifinops.notify.files import append_line, locked, remove, write_json
+from aifinops.notify.report import Delivery, DeliveryReport, DeliveryStatus
+from aifinops.notify.settings import Channel, NotifySettings
+
+if TYPE_CHECKING:
+    from aifinops.config import Settings
+    from aifinops.notify.retry import Outcome
+
+NOTIFY_FOLDER = "notify"
+
+
+@dataclass
+class ChannelState:
+    """Where one alert stands with one channel it has not reached yet."""
+
+    attempts: int = 0
+    last_error: str | None = None
+    last_try: str | None = None
+
+
+@dataclass
+class Entry:
+    """An alert in the outbox."""
+
+    alert: Alert
+    queued_at: str
+    pending: dict[str, ChannelState] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alert": self.alert.to_json(),
+            "queued_at": self.queued_at,
+            "pending": {name: vars(state) for name, state in self.pending.items()},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        pending = {name: ChannelState(**state) for name, state in data["pending"].items()}
+        return cls(Alert.from_json(data["alert"]), str(data["queued_at"]), pending)
+
+
+class Outbox:
+    """The files of ``<workspace>/notify``."""
+
+    def __init__(self, ws_path: Path | str) -> None:
+        self.folder = Path(ws_path) / NOTIFY_FOLDER
+        self.entries_folder = self.folder / "outbox"
+        self.sent_log = self.folder / "sent.jsonl"
+        self.lock = self.folder / ".lock"
+
+    def path_of(self, alert: Alert) -> Path:
+        return self.entries_folder / f"{alert.digest}.json"
+
+    def load(self) -> tuple[list[Entry], list[Delivery]]:
+        """Entries, oldest first, and a failure for each file that cannot be read (kept)."""
+        entries, bad = [], []
+        for path in sorted(self.entries_folder.glob("*.json")):
+            try:
+                entries.append(Entry.from_json(json.loads(path.read_text("utf-8"))))
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                detail = f"outbox file {path} cannot be read ({exc}); it is kept"
+                bad.append(Delivery(path.stem, "?", "?", DeliveryStatus.FAILED, 0, detail))
+        entries.sort(key=lambda e: (e.queued_at, e.alert.key))
+        return entries, bad
+
+    def sent(self) -> set[tuple[str, str]]:
+        """(alert key, channel) pairs delivered; a torn last line (a crash) is not a record."""
+        if not self.sent_log.exists():
+            return set()
+        pairs = set()
+        for line in self.sent_log.read_text("utf-8").splitlines():
+            try:
+                record = json.loads(line)
+                pairs.add((str(record["key"]), str(record["channel"])))
+            except (ValueError, KeyError, TypeError):
+                continue
+        return pairs
+
+    def save(self, entry: Entry) -> None:
+        if entry.pending:
+            write_json(self.path_of(entry.alert), entry.to_json())
+        else:
+            remove(self.path_of(entry.alert))
+
+    def mark_sent(self, alert: Alert, channel: str, attempts: int, detail: str) -> None:
+        record = {"key": alert.key, "channel": channel, "sent_at": _now(), "attempts": attempts}
+        append_line(self.sent_log, record | {"detail": detail})
+
+
+def deliver(
+    ws_path: Path,
+    settings: Settings,
+    alerts: Iterable[Alert],
+    channels: Sequence[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+) -> DeliveryReport:
+    """Send ``alerts`` to ``channels`` (default: every channel whose routing takes them) and retry
+    whatever waits in the outbox. Each (alert key, channel) is sent once, ever; what fails after
+    ``notify.attempts`` tries stays in the outbox and is in the report's ``failed``.
+
+    Named ``channels`` take the alert whatever their routing. Secrets are read from ``environ``
+    (default: this process's environment).
+    """
+    names = _checked(settings.notify, channels)
+    box = Outbox(ws_path)
+    run = _Run(box, settings.notify, os.environ if environ is None else environ)
+    with locked(box.lock):
+        entries, unreadable = box.load()
+        run.report.failed += unreadable
+        run.sent = box.sent()
+        run.enqueue(_unique(alerts, run.report), names, entries)
+        run.flush(entries)
+    _audit(ws_path, run.report)
+    return run.report
+
+
+def retry(ws_path: Path, settings: Settings, **kwargs: Any) -> DeliveryReport:
+    """Send what waits in the outbox (``aifinops notify retry``)."""
+    return deliver(ws_path, settings, [], **kwargs)
+
+
+def pending(ws_path: Path) -> list[Entry]:
+    """What waits in the outbox, oldest first (read without the lock: a snapshot)."""
+    return Outbox(ws_path).load()[0]
+
+
+def _checked(config: NotifySettings, channels: Sequence[str] | None) -> list[str] | None:
+    if channels is None:
+        return None
+    unknown = [name for name in channels if name not in config.channels]
+    if unknown:
+        known = ", ".join(config.channels) or "none"
+        raise ConfigError(
+            f"unknown notification channel {', '.join(unknown)} (configured: {known})",
+            where="aifinops.toml [notify.channels]",
+            hint="add a [notify.channels.NAME] table: see docs/notifications.md",
+        )
+    return list(dict.fromkeys(channels))
+
+
+def _unique(alerts: Iterable[Alert], report: DeliveryReport) -> list[Alert]:
+    """The first alert of each key; later ones with the same key are the same alert."""
+    seen: dict[str, Alert] = {}
+    for alert in alerts:
+        if not isinstance(alert, Alert):
+            raise TypeError(f"deliver() takes Alert objects, not {type(alert).__name__}")
+        if alert.key in seen:
+            report.duplicates.append(alert.key)
+        else:
+            seen[alert.key] = alert
+    return list(seen.values())
+
+
+class _Run:
+    """One delivery, under the lock: what was sent before, which channels are down, the report."""
+
+    def __init__(self, box: Outbox, config: NotifySettings, environ: Mapping[str, str]) -> None:
+        self.box, self.config, self.environ = box, config, environ
+        self.sent: set[tuple[str, str]] = set()
+        self.down: dict[str, str] = {}
+        self.report = DeliveryReport()
+
+    def enqueue(self, alerts: list[Alert], names: list[str] | None, entries: list[Entry]) -> None:
+        """Write each new alert to the outbox (before any sending) with the channels it needs."""
+        by_key = {entry.alert.key: entry for entry in entries}
+        for alert in alerts:
+            targets = names if names is not None else self.routed(alert)
+            if not targets:
+                self.report.unrouted.append(alert)
+                continue
+            entry = by_key.get(alert.key) or Entry(alert, _now())
+            new = [name for name in targets if self._needs(entry, name)]
+            for name in new:
+                entry.pending[name] = ChannelState()
+            if new:
+                self.box.save(entry)
+            if new and alert.key not in by_key:
+                by_key[alert.key] = entry
+                entries.append(entry)
+
+    def routed(self, alert: Alert) -> list[str]:
+        return [name for name, channel in self.config.channels.items() if channel.takes(alert)]
+
+    def _needs(self, entry: Entry, name: str) -> bool:
+        if (entry.alert.key, name) in self.sent:
+            self.report.skipped.append(_row(entry.alert, name, DeliveryStatus.ALREADY_SENT))
+            return False
+        return name not in entry.pending
+
+    def flush(self, entries: list[Entry]) -> None:
+        """Try every (alert, channel) still pending. A channel that fails every try of one alert
+        with an error worth retrying is down: its other alerts wait for the next delivery."""
+        for entry in entries:
+            for name in list(entry.pending):
+                self.flush_one(entry, name)
+                self.box.save(entry)
+
+    def flush_one(self, entry: Entry, name: str) -> None:
+        alert, state = entry.alert, entry.pending[name]
+        if (alert.key, name) in self.sent:  # recorded by a run that stopped before the outbox was
+            del entry.pending[name]
+            self.report.skipped.append(_row(alert, name, DeliveryStatus.ALREADY_SENT))
+            return
+        channel = self.config.channels.get(name)
+        if channel is None or name in self.down:
+            why = f"channel {name} is no longer configured" if channel is None else self.down[name]
+            self.report.failed.append(_row(alert, name, DeliveryStatus.FAILED, state.attempts, why))
+            return
+        outcome = self.send(channel, alert)
+        state.attempts += outcome.attempts
+        state.last_try = _now()
+        if outcome.error is None:
+            detail = outcome.value or ""
+            self.box.mark_sent(alert, name, state.attempts, detail)
+            self.sent.add((alert.key, name))
+            del entry.pending[name]
+            self.report.sent.append(_row(alert, name, DeliveryStatus.SENT, state.attempts, detail))
+            return
+        state.last_error = outcome.error.reason
+        failure = _row(alert, name, DeliveryStatus.FAILED, state.attempts, state.last_error)
+        self.report.failed.append(failure)
+        if outcome.error.retryable:
+            self.down[name] = f"not tried: {name} is down ({outcome.error.reason})"
+
+    def send(self, channel: Channel, alert: Alert) -> Outcome[str]:
+        from aifinops.notify.channels import send  # smtplib, ssl, urllib: only when sending
+        from aifinops.notify.retry import with_retries
+
+        return with_retries(
+            lambda: send(channel, alert, self.environ),
+            attempts=self.config.attempts,
+            base=self.config.backoff_seconds,
+            cap=self.config.max_backoff_seconds,
+        )
+
+
+def _row(
+    alert: Alert, channel: str, status: DeliveryStatus, attempts: int = 0, detail: str = ""
+) -> Delivery:
+    return Delivery(alert.key, channel, alert.title, status, attempts, detail)
+
+
+def _audit(ws_path: Path, report: DeliveryReport) -> None:
+    log = audit.AuditLog(ws_path)
+    for row in report.sent + report.failed:
+        kind = "notify.sent" if row.status is DeliveryStatus.SENT else "notify.failed"
+        log.record(
+            kind, key=row.key, title=row.title, channel=row.channel, attempts=row.attempts,
+            detail=row.detail,
+        )  # fmt: skip
+    for alert in report.unrouted:
+        log.record("notify.unrouted", key=alert.key, title=alert.title, alert=alert)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
