@@ -21,11 +21,14 @@ _BODY_LIMIT = 65536
 class SendError(Exception):
     """A try that failed. ``retryable`` says whether another try could succeed."""
 
-    def __init__(self, reason: str, *, retryable: bool, status: int | None = None) -> None:
+    def __init__(
+        self, reason: str, *, retryable: bool, status: int | None = None, output: str = ""
+    ) -> None:
         super().__init__(reason)
         self.reason = reason
         self.retryable = retryable
-        self.status = status
+        self.status = status  # HTTP status or exit code
+        self.output = output  # what the server or program said
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ def _status_error(exc: urllib.error.HTTPError) -> SendError:
     if 300 <= status < 400:
         reason += f" (redirected to {exc.headers.get('Location')}; configure that URL)"
     retryable = status >= 500 or status in RETRY_STATUSES
-    return SendError(reason, retryable=retryable, status=status)
+    return SendError(reason, retryable=retryable, status=status, output=detail)
 
 
 def _text(data: bytes) -> str:
