@@ -63,7 +63,9 @@ method = "gpu-hours"
 def sections() -> list[str]:
     """The demo's settings, section by section, as TOML text: allocation rules first; budgets,
     alerts and the other governance settings each come from their own demo module."""
-    return [RULES]
+    from aifinops.demo.policies import EXECUTORS
+
+    return [RULES, EXECUTORS]
 
 
 def add_rules(workspace: Path) -> None:
