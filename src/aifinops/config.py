@@ -10,7 +10,7 @@ from __future__ import annotations
 import tomllib
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import (
@@ -106,6 +106,27 @@ class GuardSection(_Section):
     )
 
 
+class ForecastSection(_Section):
+    levels: list[Annotated[int, Field(gt=0, lt=100)]] = Field(
+        [80, 95], description="Prediction interval levels (percent, 1-99) forecasts report."
+    )
+    history_days: int = Field(
+        365, ge=7, description="Days of history a forecast is fitted on (--history)."
+    )
+    season_length: int = Field(7, ge=2, description="Days in a season: 7 is weekly.")
+    model: Literal["ets", "seasonal-naive", "auto"] = Field(
+        "ets",
+        description="ets (a weekly profile plus exponential smoothing), seasonal-naive, or auto "
+        "(the one that wins each scope's backtest).",
+    )
+    backtest_origins: int = Field(
+        20, ge=1, description="Cut-offs of the rolling-origin backtest (--backtest)."
+    )
+    sample_paths: int = Field(
+        2000, ge=100, description="Simulated paths behind the intervals of a total."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a workspace."""
 
@@ -127,6 +148,7 @@ class Settings(BaseSettings):
     notify: NotifySettings = Field(default_factory=NotifySettings)
     executors: ExecutorsSettings = Field(default_factory=ExecutorsSettings)
     guard: GuardSection = Field(default_factory=GuardSection)
+    forecast: ForecastSection = Field(default_factory=ForecastSection)
     budgets: Budgets = Field(
         default_factory=list,
         description="Budgets ([[budgets]] tables): see docs/budgets.md.",
