@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from aifinops.cli import allocate, convert, demo, ingest, recommend, report, run, workspace
+from aifinops.cli import notify as notify_commands
 from aifinops.cli import policy as policy_commands
 from aifinops.cli import strategy as strategy_commands
 from aifinops.cli import unit as unit_commands
@@ -30,6 +31,7 @@ allocate.register(app)
 unit_commands.register(app)
 recommend.register(app)
 strategy_commands.register(app)
+notify_commands.register(app)
 policy_commands.register(app)
 run.register(app)
 demo.register(app)

@@ -3,7 +3,7 @@ executors (a command, a webhook) with retries and idempotency keys. See docs/not
 
 from aifinops.notify.alert import Alert, Severity
 from aifinops.notify.executors import ActionRequest, ExecutionResult, ExecutionStatus, execute
-from aifinops.notify.outbox import deliver, pending, retry
+from aifinops.notify.outbox import deliver, discard, pending, retry
 from aifinops.notify.report import Delivery, DeliveryReport, DeliveryStatus
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "ExecutionStatus",
     "Severity",
     "deliver",
+    "discard",
     "execute",
     "pending",
     "retry",

@@ -30,6 +30,8 @@ from aifinops.notify.report import Delivery, DeliveryReport, DeliveryStatus
 from aifinops.notify.settings import Channel, NotifySettings
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from aifinops.config import Settings
     from aifinops.notify.retry import Outcome
 
@@ -150,6 +152,35 @@ def retry(ws_path: Path, settings: Settings, **kwargs: Any) -> DeliveryReport:
 def pending(ws_path: Path) -> list[Entry]:
     """What waits in the outbox, oldest first (read without the lock: a snapshot)."""
     return Outbox(ws_path).load()[0]
+
+
+def discard(ws_path: Path, key: str) -> bool:
+    """Take the alert ``key`` out of the outbox unsent (recorded in the audit log)."""
+    box = Outbox(ws_path)
+    with locked(box.lock):
+        entry = next((e for e in box.load()[0] if e.alert.key == key), None)
+        if entry is None:
+            return False
+        remove(box.path_of(entry.alert))
+    channels = sorted(entry.pending)
+    audit.AuditLog(ws_path).record("notify.discarded", key=key, channels=channels)
+    return True
+
+
+def pending_table(entries: list[Entry]) -> pa.Table:
+    """One row per alert and channel still to reach."""
+    import pyarrow as pa
+
+    rows = [
+        {"alert": e.alert.key, "channel": name, "severity": e.alert.severity.value,
+         "queued_at": e.queued_at, "attempts": state.attempts, "last_error": state.last_error,
+         "last_try": state.last_try, "title": e.alert.title}
+        for e in entries
+        for name, state in sorted(e.pending.items())
+    ]  # fmt: skip
+    names = ["alert", "channel", "severity", "queued_at", "attempts", "last_error", "last_try"]
+    fields = [(n, pa.int64() if n == "attempts" else pa.string()) for n in [*names, "title"]]
+    return pa.Table.from_pylist(rows, schema=pa.schema(fields))
 
 
 def _checked(config: NotifySettings, channels: Sequence[str] | None) -> list[str] | None:

@@ -1,0 +1,89 @@
+"""``aifinops notify`` and ``aifinops audit`` as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aifinops.audit import AuditLog
+from aifinops.notify import deliver, pending
+from aifinops.workspace import Workspace
+from tests.cli.runner import output, run_cli
+from tests.notify.conftest import budget_alert
+from tests.notify.servers import HttpServer, free_port
+
+
+def workspace(tmp_path: Path, up: str, down: str) -> Path:
+    (tmp_path / "aifinops.toml").write_text(
+        "[notify]\nattempts = 2\nbackoff_seconds = 0.001\n\n"
+        f'[notify.channels.ops]\ntype = "webhook"\nurl = "{up}"\n\n'
+        f'[notify.channels.pager]\ntype = "webhook"\nurl = "{down}"\nmin_severity = "critical"\n'
+    )
+    return tmp_path
+
+
+def test_notify_test_sends_to_a_channel_and_fails_clearly(tmp_path: Path, http: HttpServer) -> None:
+    down = f"http://127.0.0.1:{free_port()}/hook"
+    ws = workspace(tmp_path, http.url, down)
+    result = run_cli("notify", "test", "ops", "-w", ws, cwd=ws)
+    assert result.returncode == 0, output(result)
+    (request,) = http.recorder.requests
+    assert request.json()["kind"] == "test" and request.json()["title"] == (
+        "aifinops test alert for ops"
+    )
+    assert result.stdout == "sent a test alert to ops: HTTP 200\n"
+
+    result = run_cli("notify", "test", "pager", "-w", ws, cwd=ws)
+    assert result.returncode == 1
+    assert result.stderr.startswith("failed after 2 tries: cannot reach http://127.0.0.1")
+    assert pending(ws) == []  # a failed test is not retried later
+
+    result = run_cli("notify", "test", "nope", "-w", ws, cwd=ws)
+    assert result.returncode == 2
+    assert "unknown notification channel nope (configured: ops, pager)" in output(result)
+
+
+def test_outbox_and_retry(tmp_path: Path, http: HttpServer) -> None:
+    port = free_port()
+    ws = workspace(tmp_path, http.url, f"http://127.0.0.1:{port}/hook")
+    alert = budget_alert(severity="critical")
+    deliver(ws, Workspace(ws).settings, [alert])
+
+    result = run_cli("notify", "outbox", "-w", ws, "--format", "json", cwd=ws)
+    (row,) = json.loads(result.stdout)
+    assert (row["alert"], row["channel"], row["attempts"]) == (alert.key, "pager", 2)
+    assert row["last_error"].startswith(f"cannot reach http://127.0.0.1:{port}")
+
+    result = run_cli("notify", "retry", "-w", ws, cwd=ws)
+    assert result.returncode == 1
+    assert result.stdout.startswith(f"failed       pager        {alert.key}  (4 tries) cannot")
+    assert "0 sent, 0 already sent, 1 failed (kept in the outbox)" in result.stdout
+    server = HttpServer(port)
+    try:
+        result = run_cli("notify", "retry", "-w", ws, cwd=ws)
+        assert result.returncode == 0, output(result)
+        assert len(server.recorder.requests) == 1
+    finally:
+        server.stop()
+    assert len(http.recorder.requests) == 1  # ops got it once, in the first delivery
+
+
+def test_audit_lists_filters_and_reports_corrupt_lines(tmp_path: Path) -> None:
+    ws = workspace(tmp_path, "http://127.0.0.1:9/", "http://127.0.0.1:9/")
+    log = AuditLog(ws, actor="ana@ops")
+    log.record("policy.decision", policy="idle-gpus", decision="stop")
+    log.record("execute.plan", dry_run=True, plan="run stop.sh i-1")
+
+    result = run_cli("audit", "--kind", "execute", "--format", "json", "-w", ws, cwd=ws)
+    assert result.returncode == 0, output(result)
+    (event,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (event["line"], event["kind"], event["dry_run"], event["plan"]) == (
+        2, "execute.plan", True, "run stop.sh i-1",
+    )  # fmt: skip
+
+    with (ws / "audit.jsonl").open("a") as out:
+        out.write("not json\n")
+    result = run_cli("audit", "-w", ws, cwd=ws)
+    assert result.returncode == 1
+    assert "policy.decision" in result.stdout and "execute.plan" in result.stdout
+    assert f"{ws / 'audit.jsonl'}:3: not JSON" in " ".join(result.stderr.split())
