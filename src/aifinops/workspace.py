@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from aifinops.analysis.allocation import AllocationSummary
+    from aifinops.analysis.budgets import BudgetStatus
     from aifinops.analysis.recommend import Ranked
     from aifinops.analysis.strategy import CloudVsOnPremQuery, StrategyResult
     from aifinops.analysis.strategy_finetune import FineTuneVsApiQuery
@@ -576,6 +577,16 @@ class Workspace:
 
         moment = when or datetime.now(UTC)
         return finetune_vs_api(self.engine, self.settings.prices, query, when=moment)
+
+    def budget_status(
+        self, *, as_of: date | None = None, names: Sequence[str] | None = None
+    ) -> list[BudgetStatus]:
+        """Each budget (or those ``names``) as on ``as_of`` (default today): spend, burn,
+        forecast at period end, thresholds crossed, state; see docs/budgets.md."""
+        from aifinops.analysis.budgets import budget_status
+
+        day = as_of or datetime.now(UTC).date()
+        return budget_status(self.engine, self.settings, as_of=day, names=names)
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""

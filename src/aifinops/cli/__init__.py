@@ -8,6 +8,8 @@ import typer
 from rich.markup import escape
 
 from aifinops.cli import allocate, convert, demo, ingest, recommend, report, run, workspace
+from aifinops.cli import budgets as budget_commands
+from aifinops.cli import guard as guard_commands
 from aifinops.cli import notify as notify_commands
 from aifinops.cli import policy as policy_commands
 from aifinops.cli import strategy as strategy_commands
@@ -32,6 +34,8 @@ unit_commands.register(app)
 recommend.register(app)
 strategy_commands.register(app)
 notify_commands.register(app)
+budget_commands.register(app)
+guard_commands.register(app)
 policy_commands.register(app)
 run.register(app)
 demo.register(app)

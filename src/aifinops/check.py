@@ -1,0 +1,132 @@
+"""``aifinops check``: every budget as on a day, alerts sent once, an exit code for cron.
+
+The exit code: 0 when every budget is ok, 1 when a threshold is crossed (or another alert source
+found something), 2 when something could not be checked (a budget's config, a channel name, the
+workspace). Alerts go through :func:`aifinops.notify.deliver`, which sends each alert key once
+per channel ever and keeps failures in its outbox for the next run; a failed channel is reported
+but does not change the exit code.
+
+Other alert sources (anomalies) join through :data:`ALERT_SOURCES`: a function
+``(workspace, as_of) -> list[Alert]`` whose alerts are delivered with the budgets' and make the
+exit code 1. Their alert keys must name the event (an anomaly's day and scope), so that it is
+alerted once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING
+
+from aifinops.errors import AifinopsError
+
+if TYPE_CHECKING:
+    from aifinops.analysis.budgets import BudgetStatus
+    from aifinops.notify import Alert, DeliveryReport
+    from aifinops.workspace import Workspace
+
+AlertSource = Callable[["Workspace", date], "list[Alert]"]
+
+#: Named alert sources besides budgets, run by every check (anomalies plug in here).
+ALERT_SOURCES: dict[str, AlertSource] = {}
+
+OK, CROSSED, ERROR = 0, 1, 2
+
+
+@dataclass
+class CheckResult:
+    """What one check found and did."""
+
+    as_of: date
+    statuses: list[BudgetStatus] = field(default_factory=list)
+    #: Alerts raised this run, with the channels asked for (empty: routing decides).
+    alerts: list[tuple[Alert, tuple[str, ...]]] = field(default_factory=list)
+    #: Alerts from the other sources, by source name.
+    findings: dict[str, list[Alert]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    deliveries: list[DeliveryReport] = field(default_factory=list)
+    dry_run: bool = False
+
+    @property
+    def crossed(self) -> list[BudgetStatus]:
+        return [s for s in self.statuses if s.crossed or s.forecast_crossed]
+
+    @property
+    def exit_code(self) -> int:
+        if self.errors:
+            return ERROR
+        if self.crossed or any(self.findings.values()):
+            return CROSSED
+        return OK
+
+    @property
+    def failed(self) -> int:
+        """Deliveries that failed this run (kept in the outbox, retried next run)."""
+        return sum(len(report.failed) for report in self.deliveries)
+
+
+def run_check(
+    ws: Workspace,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    sources: Sequence[str] | None = None,
+) -> CheckResult:
+    """Check every budget (and the ``sources`` of :data:`ALERT_SOURCES`, default all) as on
+    ``as_of``; deliver the alerts unless ``dry_run``."""
+    result = CheckResult(as_of=as_of, dry_run=dry_run)
+    _check_budgets(ws, result)
+    for name in ALERT_SOURCES if sources is None else sources:
+        try:
+            alerts = ALERT_SOURCES[name](ws, as_of)
+        except AifinopsError as exc:
+            result.errors.append(f"{name}: {exc.message}")
+            continue
+        result.findings[name] = alerts
+        result.alerts += [(alert, ()) for alert in alerts]
+    if not dry_run:
+        _deliver(ws, result)
+    return result
+
+
+def _check_budgets(ws: Workspace, result: CheckResult) -> None:
+    from aifinops.analysis.budgets import status_of
+
+    channels = set(_configured_channels(ws))
+    for budget in ws.settings.budgets:
+        unknown = [c for c in budget.channels if c not in channels]
+        if unknown:
+            result.errors.append(
+                f"budget {budget.name!r}: unknown channel {', '.join(unknown)} "
+                f"(configured: {', '.join(sorted(channels)) or 'none'}; see docs/notifications.md)"
+            )
+        try:
+            status = status_of(ws.engine, ws.settings, budget, as_of=result.as_of)
+        except AifinopsError as exc:
+            result.errors.append(exc.message)
+            continue
+        result.statuses.append(status)
+        if not unknown:
+            result.alerts += [(alert, budget.channels) for alert in status.alerts()]
+
+
+def _configured_channels(ws: Workspace) -> list[str]:
+    notify = getattr(ws.settings, "notify", None)
+    return list(getattr(notify, "channels", {}) or {})
+
+
+def _deliver(ws: Workspace, result: CheckResult) -> None:
+    """One delivery per distinct channel list; with no alerts, one that retries the outbox."""
+    from aifinops.notify import deliver
+
+    groups: dict[tuple[str, ...], list[Alert]] = {}
+    for alert, channels in result.alerts:
+        groups.setdefault(channels, []).append(alert)
+    for channels, alerts in groups.items() or [((), [])]:
+        try:
+            report = deliver(ws.path, ws.settings, alerts, list(channels) or None)
+        except AifinopsError as exc:
+            result.errors.append(f"alerts not delivered: {exc.message}")
+            continue
+        result.deliveries.append(report)
