@@ -300,14 +300,16 @@ class Cost(Filter):
 
 def _cost_meaning(kind: type[ResourceKind]) -> str:
     spec = next((f for f in kind.all_fields() if f.name == "cost"), None)
-    return spec.description.rstrip(".").lower() if spec else "not windowed"
+    text = spec.description.rstrip(".") if spec else "Not windowed"
+    return text[:1].lower() + text[1:]
 
 
 @filters.register("spend-growth")
 class SpendGrowth(Filter):
     """Spend over the last ``window`` (default 7d) grew by more than ``above`` percent against the
     ``window`` before it, with at least ``min`` spent in the last one (default 0). A resource with
-    no spend before is new: its growth is unknown and it does not match, unless ``new: true``
+    no spend before (or first seen after the earlier window began) is new: its growth is unknown
+    and it does not match, unless ``new: true``
     (then new spend of at least ``min`` matches).
 
     Example::
@@ -341,6 +343,10 @@ class SpendGrowth(Filter):
         least = Decimal(str(self.data.get("min", 0)))
         if current < least:
             return Verdict(False, f"{spent}: under the minimum {least}")
+        first = resource.data.get("first_seen")
+        if first is not None and before.start is not None and first > before.start:
+            previous = Decimal(0)  # first seen inside the earlier window: it only covers part of it
+            spent += f" (first seen {first})"
         if not previous:
             new = bool(self.data.get("new")) and current > 0
             return Verdict(new, f"{spent}: new spend" if new else f"{spent}: growth unknown "

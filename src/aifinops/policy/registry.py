@@ -34,6 +34,7 @@ class Registry(Generic[T]):
         def add(cls: T) -> T:
             if name in self._items:
                 raise ValueError(f"{self.what} {name!r} is registered twice")
+            setattr(cls, "name", name)  # noqa: B010 - T is a class with a `name` ClassVar
             self._items[name] = cls
             return cls
 
