@@ -159,6 +159,33 @@ def test_a_channel_down_for_good_keeps_its_alerts_until_a_later_retry(tmp_path: 
         server.stop()
 
 
+def test_a_channel_that_just_failed_is_not_tried_again_until_down_seconds_pass(
+    tmp_path: Path,
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/hook"
+    settings = notify_settings({"ops": {"type": "webhook", "url": url}}, down_seconds=60)
+    first, second = budget_alert(), budget_alert(key="budget:infra:2026-10:80")
+    assert deliver(tmp_path, settings, [first]).failed[0].attempts == 3
+    server = HttpServer(port)
+    try:
+        report = deliver(tmp_path, settings, [second])  # within a minute: queued, not tried
+        assert [(d.key, d.attempts) for d in report.failed] == [(first.key, 3), (second.key, 0)]
+        assert report.failed[1].detail.startswith("not tried: ops has been down since ")
+        assert server.recorder.requests == []
+        report = retry(tmp_path, settings)  # always tries
+        assert [d.key for d in report.sent] == [first.key, second.key]
+        # Up again: the next delivery tries it at once.
+        third = budget_alert(key="budget:ml:2026-10:80")
+        assert [d.key for d in deliver(tmp_path, settings, [third]).sent] == [third.key]
+    finally:
+        server.stop()
+    no_wait = notify_settings({"ops": {"type": "webhook", "url": url}}, down_seconds=0)
+    deliver(tmp_path, no_wait, [budget_alert(key="a")])
+    report = deliver(tmp_path, no_wait, [budget_alert(key="b")])
+    assert [(d.key, d.attempts) for d in report.failed] == [("a", 6), ("b", 0)]
+
+
 def test_a_rerun_does_not_resend(tmp_path: Path, http: HttpServer) -> None:
     settings = notify_settings({"ops": {"type": "webhook", "url": http.url}})
     deliver(tmp_path, settings, [budget_alert()])

@@ -155,29 +155,29 @@ def _follow(log: AuditLog, kind: str | None, fmt: OutputFormat) -> None:
             items, offset, line = log.tail(offset, line)
             events = [i for i in items if isinstance(i, AuditEvent) and matches(i, None, kind)]
             if events:
-                _print_events(events, fmt, header=False)
+                _print_events(events, fmt)
             _warn(log, [i for i in items if isinstance(i, CorruptLine)])
             time.sleep(0.5)
     except KeyboardInterrupt:
         return
 
 
-def _print_events(events: list[AuditEvent], fmt: OutputFormat, *, header: bool = True) -> None:
+def _print_events(events: list[AuditEvent], fmt: OutputFormat) -> None:
     if fmt is OutputFormat.JSON:
         for event in events:
             typer.echo(json.dumps({"line": event.line, **event.to_json()}, ensure_ascii=False))
         return
-    if fmt is OutputFormat.TABLE and not header:
+    if fmt is OutputFormat.TABLE:
         for event in events:
-            console.print(escape(_line(event)), highlight=False)
+            console.print(escape(_line(event)), highlight=False, soft_wrap=True)
         return
-    render(_events_table(events), fmt, title="audit log" if header else None, console=console)
+    render(_events_table(events), fmt, console=console)
 
 
 def _line(event: AuditEvent) -> str:
     at = event.at.strftime("%Y-%m-%d %H:%M:%S")
     dry = " (dry run)" if event.dry_run else ""
-    return f"{at}  {event.kind}{dry}  {event.actor}  {_details(event)}"
+    return f"{event.line:>6}  {at}  {event.kind}{dry}  {event.actor}  {_details(event)}"
 
 
 def _details(event: AuditEvent) -> str:

@@ -13,9 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aifinops import __version__
+
 #: HTTP statuses worth another try besides 5xx: request timeout and rate limiting.
 RETRY_STATUSES = frozenset({408, 429})
 _BODY_LIMIT = 65536
+_AGENT = f"aifinops/{__version__}"
 
 
 class SendError(Exception):
@@ -62,7 +65,11 @@ def signature_headers(secret: str, body: bytes, now: float | None = None) -> dic
 def post_json(url: str, body: bytes, headers: Mapping[str, str], timeout: float) -> Response:
     """POST ``body``; a 2xx answer is returned, anything else raises :class:`SendError`."""
     request = urllib.request.Request(url, data=body, method="POST")
-    for name, value in {"Content-Type": "application/json", **headers}.items():
+    for name, value in {
+        "Content-Type": "application/json",
+        "User-Agent": _AGENT,
+        **headers,
+    }.items():
         request.add_header(name, value)
     try:
         with _OPENER.open(request, timeout=timeout) as answer:

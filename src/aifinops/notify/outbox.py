@@ -18,7 +18,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from aifinops.config import Settings
+    from aifinops.notify.http import SendError
     from aifinops.notify.retry import Outcome
 
 NOTIFY_FOLDER = "notify"
@@ -76,6 +77,7 @@ class Outbox:
         self.entries_folder = self.folder / "outbox"
         self.sent_log = self.folder / "sent.jsonl"
         self.lock = self.folder / ".lock"
+        self.health_file = self.folder / "down.json"
 
     def path_of(self, alert: Alert) -> Path:
         return self.entries_folder / f"{alert.digest}.json"
@@ -111,6 +113,14 @@ class Outbox:
         else:
             remove(self.path_of(entry.alert))
 
+    def health(self) -> dict[str, dict[str, str]]:
+        """Channels that failed every try of their last delivery: when, and why."""
+        try:
+            data = json.loads(self.health_file.read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}  # only saves time: without it every channel is tried
+        return {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
     def mark_sent(self, alert: Alert, channel: str, attempts: int, detail: str) -> None:
         record = {"key": alert.key, "channel": channel, "sent_at": _now(), "attempts": attempts}
         append_line(self.sent_log, record | {"detail": detail})
@@ -123,13 +133,16 @@ def deliver(
     channels: Sequence[str] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
+    force: bool = False,
 ) -> DeliveryReport:
     """Send ``alerts`` to ``channels`` (default: every channel whose routing takes them) and retry
     whatever waits in the outbox. Each (alert key, channel) is sent once, ever; what fails after
     ``notify.attempts`` tries stays in the outbox and is in the report's ``failed``.
 
-    Named ``channels`` take the alert whatever their routing. Secrets are read from ``environ``
-    (default: this process's environment).
+    A channel that failed every try of a delivery less than ``notify.down_seconds`` ago is not
+    tried (its alerts wait in the outbox) unless ``force``. Named ``channels`` take the alert
+    whatever their routing. Secrets are read from ``environ`` (default: this process's
+    environment).
     """
     names = _checked(settings.notify, channels)
     box = Outbox(ws_path)
@@ -138,15 +151,18 @@ def deliver(
         entries, unreadable = box.load()
         run.report.failed += unreadable
         run.sent = box.sent()
+        run.start(box.health(), force=force)
         run.enqueue(_unique(alerts, run.report), names, entries)
         run.flush(entries)
+        run.finish()
     _audit(ws_path, run.report)
     return run.report
 
 
 def retry(ws_path: Path, settings: Settings, **kwargs: Any) -> DeliveryReport:
-    """Send what waits in the outbox (``aifinops notify retry``)."""
-    return deliver(ws_path, settings, [], **kwargs)
+    """Send what waits in the outbox now, channels thought down included
+    (``aifinops notify retry``)."""
+    return deliver(ws_path, settings, [], force=True, **kwargs)
 
 
 def pending(ws_path: Path) -> list[Entry]:
@@ -217,7 +233,38 @@ class _Run:
         self.box, self.config, self.environ = box, config, environ
         self.sent: set[tuple[str, str]] = set()
         self.down: dict[str, str] = {}
+        self.health: dict[str, dict[str, str]] = {}
+        self.health_changed = False
         self.report = DeliveryReport()
+
+    def start(self, health: dict[str, dict[str, str]], *, force: bool) -> None:
+        """Channels down at their last delivery, and recently enough, are not tried."""
+        self.health = health
+        now = datetime.now(UTC)
+        for name, state in health.items():
+            since = _parse_time(state.get("down_at"))
+            until = since + timedelta(seconds=self.config.down_seconds) if since else now
+            if not force and until > now:
+                self.down[name] = (
+                    f"not tried: {name} has been down since {state['down_at']} "
+                    f"({state.get('error')}); tried again after {_text(until)} or by "
+                    "`aifinops notify retry`"
+                )
+
+    def finish(self) -> None:
+        if self.health_changed:
+            write_json(self.box.health_file, self.health)
+
+    def channel_state(self, name: str, error: SendError | None) -> None:
+        """Remember a channel as down (every try failed, worth retrying) or up again."""
+        if error is None and name in self.health:
+            del self.health[name]
+        elif error is not None and error.retryable:
+            self.health[name] = {"down_at": _now(), "error": error.reason}
+            self.down[name] = f"not tried: {name} is down ({error.reason})"
+        else:
+            return
+        self.health_changed = True
 
     def enqueue(self, alerts: list[Alert], names: list[str] | None, entries: list[Entry]) -> None:
         """Write each new alert to the outbox (before any sending) with the channels it needs."""
@@ -268,6 +315,7 @@ class _Run:
         outcome = self.send(channel, alert)
         state.attempts += outcome.attempts
         state.last_try = _now()
+        self.channel_state(name, outcome.error)
         if outcome.error is None:
             detail = outcome.value or ""
             self.box.mark_sent(alert, name, state.attempts, detail)
@@ -278,8 +326,6 @@ class _Run:
         state.last_error = outcome.error.reason
         failure = _row(alert, name, DeliveryStatus.FAILED, state.attempts, state.last_error)
         self.report.failed.append(failure)
-        if outcome.error.retryable:
-            self.down[name] = f"not tried: {name} is down ({outcome.error.reason})"
 
     def send(self, channel: Channel, alert: Alert) -> Outcome[str]:
         from aifinops.notify.channels import send  # smtplib, ssl, urllib: only when sending
@@ -313,3 +359,14 @@ def _audit(ws_path: Path, report: DeliveryReport) -> None:
 
 def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _text(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None

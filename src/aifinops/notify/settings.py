@@ -121,6 +121,12 @@ class NotifySettings(_Model):
         1, ge=0, description="First wait between tries; doubles each try, with jitter."
     )
     max_backoff_seconds: float = Field(30, ge=0, description="Longest wait between tries.")
+    down_seconds: float = Field(
+        60,
+        ge=0,
+        description="After a channel fails every try, deliveries in the next this many "
+        "seconds leave its alerts in the outbox untried; `aifinops notify retry` always tries.",
+    )
     # Last: in aifinops.toml the keys after a [notify.channels.NAME] table belong to it.
     channels: dict[str, Channel] = Field(
         {},
