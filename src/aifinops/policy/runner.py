@@ -76,7 +76,8 @@ class RunReport:
         return 1 if self.matched or self.acted else 0
 
     def table(self) -> pa.Table:
-        """One row per action on a matched resource (a match with no action: one row)."""
+        """One row per action on a matched resource (a match with no action: one row), with
+        why it matched; then the marks removed."""
         import pyarrow as pa
 
         rows: list[dict[str, Any]] = []
@@ -85,14 +86,19 @@ class RunReport:
                 acts = [
                     o for o in self.outcomes if (o.policy, o.resource) == (d.policy, d.resource.id)
                 ]
-                base = {"policy": d.policy, "resource": d.resource.name, "owner": d.resource.owner}
+                base = {
+                    "policy": d.policy,
+                    "resource": d.resource.name,
+                    "owner": d.resource.owner,
+                    "why": "; ".join(d.reasons),
+                }
                 for o in acts or [Outcome(d.policy, d.resource.id, "", "", "")]:
                     rows.append(base | {"action": o.action, "status": o.status, "detail": o.detail})
         for o in self.outcomes:
             if o.action == "unmark":
-                base = {"policy": o.policy, "resource": o.resource, "owner": None}
+                base = {"policy": o.policy, "resource": o.resource, "owner": None, "why": None}
                 rows.append(base | {"action": o.action, "status": o.status, "detail": o.detail})
-        names = ("policy", "resource", "owner", "action", "status", "detail")
+        names = ("policy", "resource", "owner", "why", "action", "status", "detail")
         return pa.table({n: pa.array([r[n] for r in rows], pa.string()) for n in names})
 
 
