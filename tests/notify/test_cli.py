@@ -54,9 +54,12 @@ def test_outbox_and_retry(tmp_path: Path, http: HttpServer) -> None:
     assert (row["alert"], row["channel"], row["attempts"]) == (alert.key, "pager", 2)
     assert row["last_error"].startswith(f"cannot reach http://127.0.0.1:{port}")
 
+    result = run_cli("notify", "outbox", "-w", ws, cwd=ws)
+    assert result.stdout.startswith(f"critical pager          {alert.key}  (queued 20")
+    assert "1 alert(s) wait for 1 delivery(ies)" in result.stdout
     result = run_cli("notify", "retry", "-w", ws, cwd=ws)
     assert result.returncode == 1
-    assert result.stdout.startswith(f"failed       pager        {alert.key}  (4 tries) cannot")
+    assert result.stdout.startswith(f"failed       pager          {alert.key}  (4 tries) cannot")
     assert "0 sent, 0 already sent, 1 failed (kept in the outbox)" in result.stdout
     server = HttpServer(port)
     try:

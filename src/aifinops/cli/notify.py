@@ -61,9 +61,8 @@ def test_channel(
         console.print(f"sent a test alert to {escape(channel)}: {escape(row.detail)}")
     for row in report.failed:
         discard(ws.path, alert.key)
-        tries = f"{row.attempts} {'try' if row.attempts == 1 else 'tries'}"
         err_console.print(
-            f"[bold red]failed[/bold red] after {tries}: {escape(row.detail)}\n"
+            f"[bold red]failed[/bold red] after {_tries(row.attempts)}: {escape(row.detail)}\n"
             "(a test alert is not kept for retries)",
             highlight=False,
         )
@@ -95,7 +94,17 @@ def outbox(
 
     ws = open_workspace(workspace, read_only=True)
     table = pending_table(pending(ws.path))
-    render(table, fmt, output=output, title="outbox", console=console)
+    if fmt is not OutputFormat.TABLE or output is not None:
+        render(table, fmt, output=output, console=console)
+        return
+    for row in table.to_pylist():
+        queued = row["queued_at"][:19].replace("T", " ")
+        text = f"{row['severity']:<8} {row['channel']:<14} {row['alert']}  (queued {queued}, "
+        text += f"{_tries(row['attempts'])}) {row['last_error'] or 'not tried yet'}"
+        console.print(escape(text), highlight=False, soft_wrap=True)
+    alerts = len(set(table.column("alert").to_pylist()))
+    console.print(f"{alerts} alert(s) wait for {table.num_rows} delivery(ies)" if alerts else
+                  "the outbox is empty")  # fmt: skip
 
 
 def _show(report: DeliveryReport, fmt: OutputFormat = OutputFormat.TABLE) -> None:
@@ -103,10 +112,14 @@ def _show(report: DeliveryReport, fmt: OutputFormat = OutputFormat.TABLE) -> Non
         render(report.table(), fmt, console=console)
         return
     for row in report.table().to_pylist():
-        tries = f"{row['attempts']} {'try' if row['attempts'] == 1 else 'tries'}"
-        text = f"{row['status']:<12} {row['channel'] or '-':<12} {row['alert']}  ({tries}) "
-        console.print(escape(text + row["detail"]), highlight=False, soft_wrap=True)
-    console.print(report.summary())
+        text = f"{row['status']:<12} {row['channel'] or '-':<14} {row['alert']}  "
+        text += f"({_tries(row['attempts'])}) {row['detail']}"
+        console.print(escape(text), highlight=False, soft_wrap=True)
+    console.print(report.summary() if report.rows() or report.unrouted else "nothing to send")
+
+
+def _tries(count: int) -> str:
+    return f"{count} {'try' if count == 1 else 'tries'}"
 
 
 def audit(

@@ -178,20 +178,20 @@ class ExecutorsSettings(BaseModel):
 CHANNELS_EXAMPLE = """\
 # [notify.channels.finops-slack]   # one per channel; see docs/notifications.md
 # type = "slack"
-# url_env = "AIFINOPS_SLACK_URL"     # the environment variable holding the webhook URL
+# url_env = "FINOPS_SLACK_URL"     # the environment variable holding the webhook URL
 # min_severity = "warning"
 #
 # [notify.channels.ops-webhook]
 # type = "webhook"
 # url = "https://ops.example.com/hooks/finops"
-# secret_env = "AIFINOPS_WEBHOOK_SECRET"
+# secret_env = "FINOPS_WEBHOOK_SECRET"
 # kinds = ["budget.*", "anomaly"]
 #
 # [notify.channels.finance-email]
 # type = "email"
 # host = "smtp.example.com"
 # username = "finops@example.com"
-# password_env = "AIFINOPS_SMTP_PASSWORD"
+# password_env = "FINOPS_SMTP_PASSWORD"
 # sender = "finops@example.com"
 # to = ["finance@example.com"]\
 """
