@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
     from aifinops.analysis.allocation import AllocationSummary
     from aifinops.analysis.budgets import BudgetStatus
+    from aifinops.analysis.forecast_report import ForecastResult
     from aifinops.analysis.recommend import Ranked
     from aifinops.analysis.strategy import CloudVsOnPremQuery, StrategyResult
     from aifinops.analysis.strategy_finetune import FineTuneVsApiQuery
     from aifinops.engine import Engine
+    from aifinops.model.scope import Scope
     from aifinops.store.ingest import IngestSummary, Progress
 
 ENV_VAR = "AIFINOPS_WORKSPACE"
@@ -577,6 +579,56 @@ class Workspace:
 
         moment = when or datetime.now(UTC)
         return finetune_vs_api(self.engine, self.settings.prices, query, when=moment)
+
+    def forecast(
+        self,
+        scope: Scope | Sequence[str] | None = None,
+        *,
+        by: str | None = None,
+        top: int | None = 10,
+        horizon: str | int | None = None,
+        to: str | date | None = None,
+        levels: Sequence[int] | None = None,
+        as_of: date | None = None,
+        history: str | int | None = None,
+        model: str | None = None,
+        metric: str | CostMetric | None = None,
+    ) -> ForecastResult:
+        """Daily spend forecast of ``scope`` (or each of the ``top`` values of ``by``) from the
+        data's cut-off to ``as_of`` + ``horizon`` (default 30d) or ``to``, with intervals and a
+        backtest against seasonal-naive; defaults from ``[forecast]`` (docs/forecasting.md)."""
+        from aifinops.analysis.forecast import forecast
+        from aifinops.analysis.forecast_report import days_in, forecast_end
+        from aifinops.model.scope import Scope
+
+        day = as_of or datetime.now(UTC).date()
+        chosen = scope if isinstance(scope, Scope) else Scope.parse(scope or [])
+        update: dict[str, Any] = {"levels": list(levels or self.settings.forecast.levels)}
+        if history is not None:
+            update["history_days"] = days_in(history, option="--history", since=day)
+        if model is not None:
+            update["model"] = model
+        return forecast(
+            self.engine,
+            chosen,
+            list(self.settings.allocation.all_dimensions()),
+            self._metric(metric),
+            as_of=day,
+            end=forecast_end(day, horizon=horizon, to=to),
+            by=by,
+            top=top,
+            options=self.settings.forecast.model_copy(update=update),
+        )
+
+    def budget_status(
+        self, *, as_of: date | None = None, names: Sequence[str] | None = None
+    ) -> list[BudgetStatus]:
+        """Each budget (or those ``names``) as on ``as_of`` (default today): spend, burn,
+        forecast at period end, thresholds crossed, state; see docs/budgets.md."""
+        from aifinops.analysis.budgets import budget_status
+
+        day = as_of or datetime.now(UTC).date()
+        return budget_status(self.engine, self.settings, as_of=day, names=names)
 
     def budget_status(
         self, *, as_of: date | None = None, names: Sequence[str] | None = None

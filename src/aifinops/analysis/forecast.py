@@ -32,6 +32,7 @@ import numpy as np
 from aifinops.analysis.forecast_backtest import Backtest, backtest
 from aifinops.analysis.forecast_history import ZERO, History, calendar, load
 from aifinops.analysis.forecast_model import Fitted, Floats, ForecastModel, fit
+from aifinops.analysis.forecast_report import ForecastResult
 from aifinops.config import ForecastSection
 from aifinops.errors import QueryError
 from aifinops.model.timewindow import Window
@@ -151,7 +152,7 @@ def forecast_total(
             out.append(TotalForecast(history.currency, actual, actual, bounds, bounds, "actual",
                                      None, cutoff - timedelta(days=1)))  # fmt: skip
             continue
-        projection = _project(history, cutoff, end, options, with_backtest=False)
+        projection = _project(history, cutoff, end, options)
         expected, low, high = projection.total(max(0, (start - cutoff).days), options.levels)
         out.append(
             TotalForecast(
@@ -179,16 +180,16 @@ def forecast(
     by: str | None = None,
     top: int | None = 10,
     options: ForecastSection | None = None,
-    with_backtest: bool = False,
-) -> list[ScopeForecast]:
+) -> ForecastResult:
     """Per-day forecasts from the cut-off to ``end`` (exclusive) of ``scope``, or of each of the
     ``top`` values of ``by`` (a dimension, a column of the scope's table or ``tag:KEY``) with
-    the most spend over the history."""
+    the most spend over the history, each with its backtest."""
     options = _options(options, options.levels if options else None)
+    levels = tuple(options.levels)
     scope = _widen(scope, dimensions, by)
     cutoff = _cutoff(engine, scope, as_of)
     if cutoff is None:
-        return []
+        return ForecastResult([], levels, by)
     if end <= cutoff:
         raise QueryError(
             f"nothing to forecast: the forecast would end ({end}) before the data's cut-off "
@@ -201,9 +202,10 @@ def forecast(
     chosen = _top(histories, cutoff - timedelta(days=options.history_days), cutoff, top)
     results = []
     for history in chosen:
-        projection = _project(history, cutoff, end, options, with_backtest=with_backtest)
-        results.append(_scope_forecast(scope, projection, end, options.levels))
-    return results
+        projection = _project(history, cutoff, end, options)
+        results.append(_scope_forecast(scope, projection, end, levels))
+    others = len({h.key for h in histories}) - len({h.key for h in chosen})
+    return ForecastResult(results, levels, by, others)
 
 
 def _scope_forecast(
@@ -232,21 +234,19 @@ def _scope_forecast(
     )
 
 
-def _project(
-    history: History, cutoff: date, end: date, options: ForecastSection, *, with_backtest: bool
-) -> _Projection:
-    """Fit the usage series, simulate its paths and lay the recurring charges on the calendar."""
+def _project(history: History, cutoff: date, end: date, options: ForecastSection) -> _Projection:
+    """Backtest and fit the usage series, simulate its paths (stretched by the backtest's
+    calibration) and lay the recurring charges on the calendar."""
     horizon = (end - cutoff).days
     _, series = history.series(cutoff - timedelta(days=options.history_days), cutoff)
     season = options.season_length
     model = ForecastModel.parse(options.model)
-    tested = None
-    if with_backtest or model is ForecastModel.AUTO:
-        tested = backtest(series, horizon, season=season, origins=options.backtest_origins,
-                          level=min(options.levels))  # fmt: skip
-        if model is ForecastModel.AUTO:
-            model = tested.winner or ForecastModel.ETS
+    tested = backtest(series, horizon, season=season, origins=options.backtest_origins,
+                      level=min(options.levels))  # fmt: skip
+    if model is ForecastModel.AUTO:
+        model = tested.winner or ForecastModel.ETS
     fitted = fit(series, horizon, season=season, model=model)
+    scale = tested.scale if model is ForecastModel.ETS else 1.0
     projected = calendar(history, cutoff, end)
     recurring = [projected.by_day.get(cutoff + timedelta(days=i), ZERO) for i in range(horizon)]
     notes = [n for n in (fitted.note, _one_time_note(history, cutoff)) if n]
@@ -255,7 +255,7 @@ def _project(
         history=history,
         cutoff=cutoff,
         fitted=fitted,
-        paths=fitted.paths(options.sample_paths),
+        paths=fitted.paths(options.sample_paths, scale=scale),
         history_days=len(series),
         recurring=recurring,
         monthly=projected.monthly,

@@ -79,8 +79,9 @@ class Fitted:
     #: Paths are clipped here: 0 for a series that never went negative (spend is not refunded).
     floor: float | None = None
 
-    def paths(self, count: int, seed: int = 0) -> Floats:
-        """``count x h`` simulated future values (point forecast + correlated errors)."""
+    def paths(self, count: int, seed: int = 0, scale: float = 1.0) -> Floats:
+        """``count x h`` simulated future values (point forecast + correlated errors, the errors
+        stretched by ``scale``)."""
         horizon = len(self.mean)
         if horizon == 0:
             return np.zeros((count, 0))
@@ -91,7 +92,7 @@ class Fitted:
             return np.tile(self.mean, (count, 1))
         rng = np.random.default_rng(seed)
         shocks = rng.choice(residuals, size=(count, horizon), replace=True)
-        paths = self.mean + _convolve(shocks, self.psi)
+        paths = self.mean + scale * _convolve(shocks, self.psi)
         return paths if self.floor is None else np.maximum(paths, self.floor)
 
 
