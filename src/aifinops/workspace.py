@@ -630,16 +630,6 @@ class Workspace:
         day = as_of or datetime.now(UTC).date()
         return budget_status(self.engine, self.settings, as_of=day, names=names)
 
-    def budget_status(
-        self, *, as_of: date | None = None, names: Sequence[str] | None = None
-    ) -> list[BudgetStatus]:
-        """Each budget (or those ``names``) as on ``as_of`` (default today): spend, burn,
-        forecast at period end, thresholds crossed, state; see docs/budgets.md."""
-        from aifinops.analysis.budgets import budget_status
-
-        day = as_of or datetime.now(UTC).date()
-        return budget_status(self.engine, self.settings, as_of=day, names=names)
-
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""
         from aifinops.store.sql import run_read_only
