@@ -11,9 +11,9 @@ from tests.notify.servers import HttpServer
 from tests.policy.data import build, settings
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The data, built once per module; tests work on copies (marks, audit log, outbox)."""
+    """The data, built once; tests work on copies (marks, audit log, outbox)."""
     return build(tmp_path_factory.mktemp("policy") / "ws")
 
 

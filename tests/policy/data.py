@@ -57,6 +57,7 @@ def build(root: Path) -> Path:
         for name, (cost, tags) in MACHINES.items()
         for hour in range(HOURS)
     ]
+    rows += [_endpoint(hour) for hour in range(HOURS)]
     ws.ingest([write_costs(root / "in" / "costs.csv", rows)], source="focus")
     series = [
         s
@@ -66,9 +67,32 @@ def build(root: Path) -> Path:
     ws.ingest([write_prometheus(root / "in" / "dcgm.json", series)], source="prometheus")
     _llm(ws)
     _storage(ws)
+    _job(ws)
+    ws.allocate()
     ws.close()
     shutil.rmtree(root / "in")
     return root
+
+
+ENDPOINT = "arn:aws:sagemaker:us-east-1:111111111111:endpoint/fraud-ep"
+
+
+def _endpoint(hour: int) -> dict[str, str]:
+    """A SageMaker endpoint on one ml.g5.2xlarge instance, 1.515 an hour."""
+    row = cost_row("fraud-ep", hour, "1.515", tags=json.dumps({"team": "product-ml"}))
+    description = "$1.515 per Hosting ml.g5.2xlarge hour in US East (N. Virginia)"
+    return row | {"ResourceId": ENDPOINT, "ServiceName": "Amazon SageMaker",
+                  "ChargeDescription": description}  # fmt: skip
+
+
+def _job(ws: Workspace) -> None:
+    """A training job that failed after 10 hours on idle-1's GPU (10.00 of its cost)."""
+    ws.connection.execute(
+        "INSERT INTO jobs (job_id, name, kind, start_time, end_time, host, gpu_count, status, "
+        "user_name, labels, labels_map, source, x_IngestFileId) VALUES ('job-1', 'train-1', "
+        "'training', '2026-10-05 00:00:00Z', '2026-10-05 10:00:00Z', 'idle-1', 1, 'failed', "
+        "'bob', '{\"team\": \"research\"}', MAP {'team': 'research'}, 'test', 92)"
+    )
 
 
 def _llm(ws: Workspace) -> None:
@@ -118,7 +142,13 @@ def settings(root: Path, webhook_url: str | None = None) -> Settings:
                  "{resource.instance_id}", "{resource.region}"],
         "attempts": 1,
     }  # fmt: skip
-    values: dict[str, Any] = {"executors": {"stop": executor}}
+    budgets = [  # AWS spends 5.5 x 24 (GPUs) + 1.515 x 24 (the endpoint) = 168.36 a day
+        {"name": "aws-low", "scope": {"providers": "AWS"}, "amount": 3000,
+         "forecast_thresholds": [100], "owner": "cfo@example.com"},
+        {"name": "aws-high", "scope": {"providers": "AWS"}, "amount": 100000,
+         "forecast_thresholds": [100]},
+    ]  # fmt: skip
+    values: dict[str, Any] = {"executors": {"stop": executor}, "budgets": budgets}
     if webhook_url:
         channel = {"type": "webhook", "url": webhook_url}
         values["notify"] = {"channels": {"hook": channel}, "attempts": 1}

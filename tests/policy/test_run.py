@@ -307,3 +307,44 @@ def test_marks_of_a_dry_run_are_not_kept(workspace: Callable[[], Workspace]) -> 
     assert [o.status for o in report.outcomes] == ["planned"] * 4
     assert marks_table(ws.path).num_rows == 0
     assert not Path(ws.path / "policy" / "marks.json").exists()
+
+
+def test_jobs_endpoints_and_budgets_come_with_their_exact_figures(
+    workspace: Callable[[], Workspace],
+) -> None:
+    text = """\
+policies:
+  - name: failed-jobs
+    resource: job
+    filters:
+      - {type: value, key: status, value: failed}
+      - {type: cost, min: 10, max: 10}
+  - name: endpoints
+    resource: inference-deployment
+    query: {platforms: [sagemaker]}
+    filters: [{type: cost, min: 254.52, window: 7d}]
+  - name: budgets
+    resource: budget
+    filters: [{type: budget-state, forecast: true}]
+  - name: budgets-warning
+    resource: budget
+    filters: [{type: budget-state, state: warning}]
+"""
+    report = run(workspace(), text, "2026-10-11")
+    # job-1 held idle-1's one GPU for 10 hours at 1.00
+    [job] = next(r for r in report.results if r.policy == "failed-jobs").matched
+    assert (job.resource.id, job.resource.data["cost"]) == ("job-1", Decimal("10.00"))
+    assert job.resource.data["gpu_hours"] == 10.0
+    assert job.resource.owner == "bob"
+    # 7 days x 24 h x 1.515
+    [endpoint] = next(r for r in report.results if r.policy == "endpoints").matched
+    assert endpoint.resource.name == "fraud-ep"
+    assert endpoint.resource.data["instance_type"] == "ml.g5.2xlarge"
+    assert endpoint.resource.data["cost"] == Decimal("254.52")
+    # actual 10 x 168.36 = 1,683.60 (56.1% of 3,000: the 50% threshold); forecast 31 x 168.36
+    [budget] = next(r for r in report.results if r.policy == "budgets").matched
+    assert budget.resource.id == "aws-low"
+    assert budget.resource.owner == "cfo@example.com"
+    assert budget.resource.data["cost"] == Decimal("1683.60")
+    assert budget.reasons == ["forecast 5,219.16 USD crosses 100.0% of the amount"]
+    assert matched(report, "budgets-warning") == ["aws-low"]

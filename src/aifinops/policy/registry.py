@@ -171,5 +171,6 @@ actions: Registry[type[Action]] = Registry("action")
 def loaded() -> None:
     """Import the modules that register every kind, filter and action."""
     import aifinops.policy.actions
+    import aifinops.policy.combinators
     import aifinops.policy.filters
     import aifinops.policy.resources  # noqa: F401
