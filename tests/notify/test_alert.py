@@ -17,6 +17,7 @@ def test_an_alert_survives_a_json_round_trip_exactly() -> None:
     assert data["amount"] == "3250.40"  # exact, as a string: never a float
     assert data["severity"] == "warning"
     assert Alert.from_json(data) == alert
+    assert budget_alert(amount=Decimal("1E+3")).to_json()["amount"] == "1000"  # never 1E+3
 
 
 def test_severity_is_parsed_and_ranked() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 from aifinops.audit import AuditLog
 from aifinops.notify import deliver, pending
 from aifinops.workspace import Workspace
-from tests.cli.runner import output, run_cli
+from tests.cli.runner import aifinops_command, output, run_cli
 from tests.notify.conftest import budget_alert
 from tests.notify.servers import HttpServer, free_port
 
@@ -49,13 +53,9 @@ def test_outbox_and_retry(tmp_path: Path, http: HttpServer) -> None:
     alert = budget_alert(severity="critical")
     deliver(ws, Workspace(ws).settings, [alert])
 
-    result = run_cli("notify", "outbox", "-w", ws, "--format", "json", cwd=ws)
-    (row,) = json.loads(result.stdout)
-    assert (row["alert"], row["channel"], row["attempts"]) == (alert.key, "pager", 2)
-    assert row["last_error"].startswith(f"cannot reach http://127.0.0.1:{port}")
-
     result = run_cli("notify", "outbox", "-w", ws, cwd=ws)
     assert result.stdout.startswith(f"critical pager          {alert.key}  (queued 20")
+    assert f", 2 tries) cannot reach http://127.0.0.1:{port}" in result.stdout
     assert "1 alert(s) wait for 1 delivery(ies)" in result.stdout
     result = run_cli("notify", "retry", "-w", ws, cwd=ws)
     assert result.returncode == 1
@@ -90,3 +90,26 @@ def test_audit_lists_filters_and_reports_corrupt_lines(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "policy.decision" in result.stdout and "execute.plan" in result.stdout
     assert f"{ws / 'audit.jsonl'}:3: not JSON" in " ".join(result.stderr.split())
+
+
+def test_audit_follow_prints_new_events_until_interrupted(tmp_path: Path) -> None:
+    """``aifinops audit -f``: new events of the kind asked for, as they are written; Ctrl-C
+    ends it (exit 0)."""
+    ws = workspace(tmp_path, "http://127.0.0.1:9/", "http://127.0.0.1:9/")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIFINOPS_")}
+    log = AuditLog(ws, actor="ana@ops")
+    command = [*aifinops_command(), "audit", "-f", "--kind", "policy", "-w", str(ws)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as follow:
+        try:
+            assert follow.stdout is not None
+            log.record("policy.decision", policy="idle", matched=True)
+            first = follow.stdout.readline()  # listed at the start, or followed
+            time.sleep(0.3)
+            log.record("notify.sent", key="x")  # another kind: not shown
+            log.record("policy.action", policy="idle", action="mark")
+            second = follow.stdout.readline()  # followed
+        finally:
+            follow.send_signal(signal.SIGINT)
+        assert follow.wait(timeout=30) == 0
+    assert first.endswith("  policy.decision  ana@ops  matched=true  policy=idle\n")
+    assert second.endswith("  policy.action  ana@ops  action=mark  policy=idle\n")

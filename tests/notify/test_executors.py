@@ -7,6 +7,7 @@ import hmac
 import json
 import shlex
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,22 @@ def test_a_slow_command_is_killed_at_its_timeout(tmp_path: Path) -> None:
     )  # fmt: skip
     result = execute(tmp_path, settings, "slow", stop_request(), dry_run=False)
     assert (result.status, result.error) == (ExecutionStatus.FAILED, "killed after 0.3 s")
+
+
+def test_a_timeout_kills_the_children_too(tmp_path: Path) -> None:
+    spawn = (
+        "import subprocess, sys, time; "
+        "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(30)']); time.sleep(30)"
+    )
+    settings = Settings.model_validate(
+        {"executors": {"slow": {"type": "command", "argv": [sys.executable, "-c", spawn],
+                                "timeout_seconds": 0.5, "attempts": 1}}}
+    )  # fmt: skip
+    started = time.monotonic()
+    result = execute(tmp_path, settings, "slow", stop_request(), dry_run=False)
+    # The grandchild holds the output pipes: had it lived, this would wait 30 s.
+    assert time.monotonic() - started < 10
+    assert result.error == "killed after 0.5 s"
 
 
 def test_a_missing_program_is_not_retried(tmp_path: Path) -> None:

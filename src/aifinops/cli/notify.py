@@ -144,35 +144,38 @@ def audit(
     """The audit log: alerts sent or failed, actions planned, tried and done, decisions.
 
     A line that cannot be read is reported with its line number (exit 1)."""
-    from aifinops.audit import AuditLog, parse_since
+    from aifinops.audit import AuditEvent, AuditLog, CorruptLine, matches, parse_since
 
     ws = open_workspace(workspace, read_only=True)
     log = AuditLog(ws.path)
     start = parse_since(since, datetime.now(UTC)) if since else None
-    events, corrupt = log.scan(since=start, kind=kind, limit=limit)
-    _print_events(events, fmt)
-    _warn(log, corrupt)
-    if follow:
-        _follow(log, kind, fmt)
+    try:
+        items, offset, line = log.tail(0, 1)
+        events = [i for i in items if isinstance(i, AuditEvent) and matches(i, start, kind)]
+        corrupt = [i for i in items if isinstance(i, CorruptLine)]
+        _print_events(events[-limit:] if limit else events, fmt)
+        _warn(log, corrupt)
+        if follow:
+            _follow(log, kind, fmt, offset, line)
+    except KeyboardInterrupt:
+        if not follow:
+            raise
+        return  # Ctrl-C is how following ends
     if corrupt:
         raise typer.Exit(1)
 
 
-def _follow(log: AuditLog, kind: str | None, fmt: OutputFormat) -> None:
+def _follow(log: AuditLog, kind: str | None, fmt: OutputFormat, offset: int, line: int) -> None:
+    """Print new events from byte ``offset`` (line number ``line``) until interrupted."""
     from aifinops.audit import AuditEvent, CorruptLine, matches
 
-    offset = log.path.stat().st_size if log.path.exists() else 0
-    line = len(log.path.read_bytes().splitlines()) + 1 if log.path.exists() else 1
-    try:
-        while True:
-            items, offset, line = log.tail(offset, line)
-            events = [i for i in items if isinstance(i, AuditEvent) and matches(i, None, kind)]
-            if events:
-                _print_events(events, fmt)
-            _warn(log, [i for i in items if isinstance(i, CorruptLine)])
-            time.sleep(0.5)
-    except KeyboardInterrupt:
-        return
+    while True:
+        items, offset, line = log.tail(offset, line)
+        events = [i for i in items if isinstance(i, AuditEvent) and matches(i, None, kind)]
+        if events:
+            _print_events(events, fmt)
+        _warn(log, [i for i in items if isinstance(i, CorruptLine)])
+        time.sleep(0.5)
 
 
 def _print_events(events: list[AuditEvent], fmt: OutputFormat) -> None:

@@ -84,7 +84,7 @@ class Alert:
             "text": self.text,
             "fields": dict(self.fields),
             "scope": self.scope,
-            "amount": None if self.amount is None else str(self.amount),
+            "amount": None if self.amount is None else format(self.amount, "f"),
             "currency": self.currency,
             "owner": self.owner,
         }

@@ -3,8 +3,11 @@ of it. ``command`` runs a program without a shell; ``webhook`` POSTs JSON."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shlex
+import signal
 import string
 import subprocess
 import urllib.parse
@@ -55,6 +58,8 @@ def plan_command(name: str, config: CommandExecutor, request: ActionRequest, ws_
         "AIFINOPS_REQUEST": json.dumps(request.to_json(), sort_keys=True),
     }
     cwd = ws_path / config.cwd if config.cwd else ws_path
+    if not cwd.is_dir():
+        raise ConfigError(f"executor {name}: cwd {cwd} is not a folder", hint="fix its cwd")
     shown = ", ".join(sorted(config.env)) or "none of its own"
     text = (
         f"run {shlex.join(argv)} in {cwd} (no shell; timeout {config.timeout_seconds:g} s; "
@@ -91,29 +96,42 @@ def run_command(plan: Plan, config: CommandExecutor, environ: Mapping[str, str])
     if plan.argv is None:
         raise ValueError("not a command plan")
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             plan.argv,
             env={**environ, **plan.env},
             cwd=plan.cwd,
-            capture_output=True,
             stdin=subprocess.DEVNULL,
-            timeout=config.timeout_seconds,
-            check=False,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a timeout kills its children too
         )
     except FileNotFoundError:
         raise SendError(f"program {plan.argv[0]!r} not found", retryable=False) from None
     except PermissionError:
         raise SendError(f"program {plan.argv[0]!r} cannot be run", retryable=False) from None
-    except subprocess.TimeoutExpired as exc:
-        output = _output(exc.stdout, exc.stderr)
+    stdout, stderr, killed = _wait(proc, config.timeout_seconds)
+    output = _output(stdout, stderr)
+    if killed:
         reason = f"killed after {config.timeout_seconds:g} s"
-        raise SendError(reason, retryable=True, output=output) from None
-    output = _output(proc.stdout, proc.stderr)
+        raise SendError(reason, retryable=True, output=output)
     if proc.returncode != 0:
         last = output.strip().splitlines()[-1:] or [""]
         reason = f"exit code {proc.returncode}" + (f": {last[0][:300]}" if last[0] else "")
         raise SendError(reason, retryable=True, status=proc.returncode, output=output)
     return Done(0, output)
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes, bool]:
+    """Its output, and whether it was killed: on timeout the whole process group is, so a
+    child left holding the output pipes cannot keep us waiting."""
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+        return stdout, stderr, False
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        return stdout, stderr, True
 
 
 def run_webhook(plan: Plan, config: WebhookExecutor, environ: Mapping[str, str]) -> Done:
