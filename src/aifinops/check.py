@@ -47,6 +47,8 @@ class CheckResult:
     errors: list[str] = field(default_factory=list)
     deliveries: list[DeliveryReport] = field(default_factory=list)
     dry_run: bool = False
+    #: The [notify] channels configured (none: alerts are shown, not sent).
+    channels: list[str] = field(default_factory=list)
 
     @property
     def crossed(self) -> list[BudgetStatus]:
@@ -75,7 +77,7 @@ def run_check(
 ) -> CheckResult:
     """Check every budget (and the ``sources`` of :data:`ALERT_SOURCES`, default all) as on
     ``as_of``; deliver the alerts unless ``dry_run``."""
-    result = CheckResult(as_of=as_of, dry_run=dry_run)
+    result = CheckResult(as_of=as_of, dry_run=dry_run, channels=list(ws.settings.notify.channels))
     _check_budgets(ws, result)
     for name in ALERT_SOURCES if sources is None else sources:
         try:
@@ -93,7 +95,7 @@ def run_check(
 def _check_budgets(ws: Workspace, result: CheckResult) -> None:
     from aifinops.analysis.budgets import status_of
 
-    channels = set(_configured_channels(ws))
+    channels = set(result.channels)
     for budget in ws.settings.budgets:
         unknown = [c for c in budget.channels if c not in channels]
         if unknown:
@@ -109,11 +111,6 @@ def _check_budgets(ws: Workspace, result: CheckResult) -> None:
         result.statuses.append(status)
         if not unknown:
             result.alerts += [(alert, budget.channels) for alert in status.alerts()]
-
-
-def _configured_channels(ws: Workspace) -> list[str]:
-    notify = getattr(ws.settings, "notify", None)
-    return list(getattr(notify, "channels", {}) or {})
 
 
 def _deliver(ws: Workspace, result: CheckResult) -> None:

@@ -91,7 +91,7 @@ def _glance(statuses: list[BudgetStatus], title: str) -> Table:
         title_justify="left",
         box=box.SIMPLE_HEAD,
         pad_edge=False,
-        padding=(0, 1),
+        padding=(0, 0),
         collapse_padding=True,
     )
     out.add_column("budget", min_width=max(len(s.name) for s in statuses), no_wrap=True)
@@ -175,10 +175,17 @@ def _run_check(workspace: WorkspaceOption, as_of: str | None, dry_run: bool) -> 
 
 
 def _report(result: CheckResult) -> None:
-    if result.dry_run:
+    if not result.channels and result.alerts and not result.dry_run:
+        err_console.print(
+            f"[yellow]{len(result.alerts)} alert(s) not sent:[/yellow] no \\[notify] channels "
+            "(see docs/notifications.md)",
+            highlight=False,
+        )
+    if result.dry_run or not result.channels:
         for alert, channels in result.alerts:
-            where = ", ".join(channels) or "routed by [notify]"
-            console.print(f"would alert ({where}): {escape(alert.title)}  [dim]{alert.key}[/dim]")
+            where = escape(", ".join(channels) or "routed by [notify]")
+            title, key = escape(alert.title), escape(alert.key)
+            console.print(f"would alert ({where}): {title}  [dim]{key}[/dim]")
     for report in result.deliveries:
         for d in report.sent:
             console.print(f"alert sent to {d.channel}: {escape(d.title)}")
@@ -187,7 +194,7 @@ def _report(result: CheckResult) -> None:
                 f"[yellow]alert not delivered to {d.channel}[/yellow] (kept, retried next run): "
                 f"{escape(d.title)}: {escape(d.detail)}"
             )
-        for a in report.unrouted:
+        for a in report.unrouted if result.channels else ():
             err_console.print(f"[yellow]no channel takes[/yellow] {escape(a.title)}")
     for error in result.errors:
         err_console.print(f"[bold red]error:[/bold red] {escape(error)}", highlight=False)
