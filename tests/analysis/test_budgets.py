@@ -20,7 +20,7 @@ from aifinops.analysis.budgets import BudgetState, BudgetStatus, status_of
 from aifinops.config import load_settings
 from aifinops.errors import ConfigError
 from aifinops.model.budgets import Budget
-from tests.analysis.budget_inputs import build, with_budgets
+from tests.analysis.budget_inputs import LITELLM_HEADER, build, with_budgets
 from tests.cli.runner import run_cli
 from tests.demo.build import demo_workspace
 from tests.notify.servers import HttpServer
@@ -346,10 +346,32 @@ def test_status_prints_every_column_in_json(base: Path, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert '"actual": 20,' in done.stdout and '"forecast": 62,' in done.stdout
     assert '"crossed": "50%"' in done.stdout and '"data_through": "2026-10-10"' in done.stdout
-    table = run_cli("budgets", "status", "--as-of", "2026-10-20", "-b", "acct-monthly",
+    extra = tmp_path / "later.csv"  # an ingest after `allocate`: allocated_costs is stale
+    extra.write_text(LITELLM_HEADER + "x1,key-c,,1,1,2026-10-12 00:00:00+00:00,"
+                     "2026-10-12 00:00:01+00:00,budget-test-model,openai\n")  # fmt: skip
+    with Workspace(folder) as ws:
+        ws.ingest([extra], source="litellm")
+    table = run_cli("budgets", "status", "--as-of", "2026-10-20", "-b", "acct-monthly,half",
                     cwd=folder)  # fmt: skip
     assert re.search(r"acct-monthly\s+400\s+238\s+59\.4%", table.stdout), table.stdout
     assert "237.50 of 400.00 USD (effective) 2026-10-01 to 2026-10-31" in table.stdout
+    assert "allocated_costs" not in table.stderr  # neither budget reads it
+    team = run_cli("budgets", "status", "--as-of", "2026-10-20", "-b", "spent-exactly",
+                   cwd=folder)  # fmt: skip
+    assert "warning: allocated_costs is older than the latest ingest" in team.stderr
+
+
+def test_unpriced_usage_of_a_key_is_said_not_counted_as_zero(base: Path, tmp_path: Path) -> None:
+    folder = with_budgets(base, tmp_path / "ws", BUDGETS)
+    with Workspace(folder) as ws:  # a usage record no price was found for (cost NULL)
+        ws.connection.execute(
+            "INSERT INTO llm_usage (start_time, record_type, provider, model, api_key_id, "
+            "source, x_IngestFileId) VALUES ('2026-10-04 08:00:00+00'::TIMESTAMPTZ, 'usage', "
+            "'openai', 'mystery', 'key-a', 'test', 99)"
+        )
+        s = next(s for s in ws.budget_status(as_of=AS_OF) if s.name == "key-a")
+    assert s.actual == D("20.00")
+    assert s.notes[-1].startswith("1 llm_usage row(s) of these keys have no price")
 
 
 def test_check_exits_0_when_every_budget_is_ok(base: Path, tmp_path: Path) -> None:

@@ -5,6 +5,10 @@ Only the highest threshold crossed of each kind is raised: a first run past 50% 
 as a forecast. The alert key -- ``budget:NAME:PERIOD-START:actual|forecast:PERCENT`` -- is what
 :func:`aifinops.notify.deliver` deduplicates on, so running ``aifinops check`` again in the same
 period does not alert again.
+
+Severity: critical when actual spend reaches 100% of the amount (a forecast at 100% or more is a
+warning), warning from 80%, info below -- a 50% mark is news for a channel that takes info, not a
+page.
 """
 
 from __future__ import annotations

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from aifinops.analysis.budgets import BudgetStatus
     from aifinops.check import CheckResult
+    from aifinops.workspace import Workspace
 
 budgets_app = typer.Typer(
     help="Budgets ([[budgets]] in aifinops.toml): spend, burn, forecast at period end.",
@@ -57,7 +58,18 @@ def status(
     day = as_of_date(as_of)
     with open_workspace(workspace, read_only=True) as ws:
         statuses = ws.budget_status(as_of=day, names=split_values(budget) or None)
+        warn_stale(ws, statuses)
     show(status_table(statuses), statuses, fmt, output=output, title=f"budgets as on {day}")
+
+
+def warn_stale(ws: Workspace, statuses: list[BudgetStatus]) -> None:
+    """Budgets on a dimension read allocated_costs: say when it is older than the costs."""
+    from aifinops.model.scope import ALLOCATED
+
+    if any(s.scope.source == ALLOCATED and not s.budget.llm_keys for s in statuses):
+        reason = ws.allocation_stale()
+        if reason:
+            err_console.print(f"[yellow]warning:[/yellow] {escape(reason)}", highlight=False)
 
 
 def show(
@@ -170,6 +182,7 @@ def _run_check(workspace: WorkspaceOption, as_of: str | None, dry_run: bool) -> 
     day = as_of_date(as_of)
     with open_workspace(workspace, read_only=True) as ws:
         result = run_check(ws, as_of=day, dry_run=dry_run)
+        warn_stale(ws, result.statuses)
     show(status_table(result.statuses), result.statuses, OutputFormat.TABLE, title=f"as on {day}")
     return result
 
