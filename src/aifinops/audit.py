@@ -15,7 +15,7 @@ import getpass
 import json
 import re
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from aifinops.errors import QueryError
-from aifinops.notify.files import append_line, locked
+from aifinops.notify.files import append_lines, locked
 
 AUDIT_FILE = "audit.jsonl"
 _RESERVED = ("at", "kind", "actor", "dry_run")
@@ -87,19 +87,32 @@ class AuditLog:
         self, kind: str, *, dry_run: bool = False, actor: str | None = None, **fields: Any
     ) -> dict[str, Any]:
         """Append one event; returns it as written."""
+        event = self.event(kind, dry_run=dry_run, actor=actor, **fields)
+        with locked(self._lock):
+            append_lines(self.path, [event])
+        return event
+
+    def record_many(self, events: Iterable[dict[str, Any]]) -> None:
+        """Append events made by :meth:`event` in one write (one lock, one fsync)."""
+        events = list(events)
+        if events:
+            with locked(self._lock):
+                append_lines(self.path, events)
+
+    def event(
+        self, kind: str, *, dry_run: bool = False, actor: str | None = None, **fields: Any
+    ) -> dict[str, Any]:
+        """An event as it is written, stamped now."""
         clash = [name for name in fields if name in _RESERVED]
         if clash:
             raise ValueError(f"audit field names {clash} are reserved")
-        event = {
+        return {
             "at": _timestamp(datetime.now(UTC)),
             "kind": kind,
             "actor": actor or self.actor,
             "dry_run": dry_run,
             **{name: jsonable(value) for name, value in fields.items()},
         }
-        with locked(self._lock):
-            append_line(self.path, event)
-        return event
 
     def scan(
         self,

@@ -121,3 +121,13 @@ def test_since_takes_a_date_a_time_or_an_age() -> None:
 def test_reserved_field_names_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="reserved"):
         AuditLog(tmp_path).record("x", at="now")
+
+
+def test_many_events_are_written_in_one_append(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path, actor="a")
+    log.record_many([log.event("one", n=1), log.event("two", dry_run=True, n=2)])
+    log.record_many([])
+    assert [(e.line, e.kind, e.dry_run, e.fields) for e in log.read()] == [
+        (1, "one", False, {"n": 1}),
+        (2, "two", True, {"n": 2}),
+    ]

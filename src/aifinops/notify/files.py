@@ -11,7 +11,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -66,13 +66,22 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def append_line(path: Path, data: Any) -> None:
-    """Append ``data`` as one JSON line and fsync. Hold a lock around concurrent appends.
+    """Append ``data`` as one JSON line and fsync. Hold a lock around concurrent appends."""
+    append_lines(path, [data])
+
+
+def append_lines(path: Path, items: Iterable[Any]) -> None:
+    """Append each item as one JSON line, in one write, and fsync once. Hold a lock around
+    concurrent appends.
 
     A line left half-written by a crash is closed with a newline first, so it stays one corrupt
     line instead of swallowing the next record.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    line = "".join(
+        json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+        for data in items
+    )
     with path.open("a+b") as out:
         if out.tell() > 0:
             out.seek(-1, os.SEEK_END)

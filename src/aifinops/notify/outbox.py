@@ -347,14 +347,22 @@ def _row(
 
 def _audit(ws_path: Path, report: DeliveryReport) -> None:
     log = audit.AuditLog(ws_path)
-    for row in report.sent + report.failed:
-        kind = "notify.sent" if row.status is DeliveryStatus.SENT else "notify.failed"
-        log.record(
-            kind, key=row.key, title=row.title, channel=row.channel, attempts=row.attempts,
+    events = [
+        log.event(
+            "notify.sent" if row.status is DeliveryStatus.SENT else "notify.failed",
+            key=row.key,
+            title=row.title,
+            channel=row.channel,
+            attempts=row.attempts,
             detail=row.detail,
-        )  # fmt: skip
-    for alert in report.unrouted:
-        log.record("notify.unrouted", key=alert.key, title=alert.title, alert=alert)
+        )
+        for row in report.sent + report.failed
+    ]
+    events += [
+        log.event("notify.unrouted", key=alert.key, title=alert.title, alert=alert)
+        for alert in report.unrouted
+    ]
+    log.record_many(events)
 
 
 def _now() -> str:
