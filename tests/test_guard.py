@@ -239,3 +239,35 @@ def test_the_cli_exits_0_on_allow_1_on_deny_2_on_error(ws_path: Path) -> None:
     bad = run_cli("guard", "--key", "key-a", "--cost", "lots", cwd=ws_path)
     assert bad.returncode == 2
     assert "cost 'lots' is not a number" in bad.stderr
+
+
+def test_custom_periods_answer_only_while_in_force(base: Path, tmp_path: Path) -> None:
+    campaigns = """
+[[budgets]]
+name = "old-campaign"          # key-a spent 2.00 on 2026-09-30: spent, but over
+llm_keys = ["key-a"]
+amount = 1
+period = "custom"
+start = 2026-09-01
+end = 2026-09-30
+
+[[budgets]]
+name = "next-campaign"
+llm_keys = ["key-n"]
+amount = 7
+period = "custom"
+start = 2026-10-25
+end = 2026-10-31
+"""
+    folder = with_budgets(base, tmp_path / "ws", BUDGETS + campaigns)
+    now = [datetime(2026, 10, 24, 12, 0, tzinfo=UTC).timestamp()]
+    guard = Guard(folder, clock=lambda: now[0])
+    assert guard.check(key="key-a").budget == "key-a-llm"  # the ended campaign says nothing
+    assert guard.check(key="key-n").reason == "no budget for key 'key-n'"
+    now[0] += 86_400  # 2026-10-25: the next campaign starts, the guard reloads by itself
+    decision = guard.check(key="key-n")
+    assert (decision.allowed, decision.budget, decision.remaining) == (
+        True,
+        "next-campaign",
+        Decimal("7"),
+    )

@@ -43,6 +43,7 @@ from aifinops.output import money
 
 if TYPE_CHECKING:
     from aifinops.analysis.guard_spend import BudgetSpend
+    from aifinops.model.budgets import Budget
     from aifinops.workspace import Workspace
 
 ZERO = Decimal(0)
@@ -117,6 +118,7 @@ class Guard:
         self._glob_cache: dict[str, tuple[_Slot, ...]] = {}
         self._by_team: dict[str, tuple[_Slot, ...]] = {}
         self._rollover = float("inf")
+        self._budgets: list[Budget] = []
         self.snapshot: list[BudgetSpend] = []
         self.refresh()
 
@@ -174,6 +176,8 @@ class Guard:
     def _refresh(self) -> None:
         as_of = self.today()
         snapshot, no_budget = self._load(as_of)
+        # A custom period that has ended or not begun is not in force: it answers nothing.
+        snapshot = [item for item in snapshot if item.start <= as_of < item.end]
         slots = [_Slot(item) for item in snapshot]
         with self._lock:
             old = {slot.name: slot for slot in self._all_slots()}
@@ -183,8 +187,8 @@ class Guard:
             self._index(snapshot, slots)
             self.snapshot = snapshot
             self._deny_unknown = (self._no_budget_override or no_budget) == "deny"
-            ends = [slot.end for slot in slots]
-            self._rollover = float("inf") if self._fixed or not ends else _epoch(min(ends))
+            changes = [slot.end for slot in slots] + _starts_after(self._budgets, as_of)
+            self._rollover = float("inf") if self._fixed or not changes else _epoch(min(changes))
 
     def today(self) -> date:
         """The day the guard judges: the fixed as-of day, else today (UTC) by its clock."""
@@ -201,14 +205,18 @@ class Guard:
     # -- internals -------------------------------------------------------------------------
 
     def _load(self, as_of: date) -> tuple[list[BudgetSpend], str]:
-        from aifinops.analysis.guard_spend import guard_spend
         from aifinops.workspace import Workspace
 
         if isinstance(self._workspace, Workspace):
-            ws = self._workspace
-            return guard_spend(ws.engine, ws.settings, as_of), ws.settings.guard.no_budget
+            return self._read(self._workspace, as_of)
         with Workspace(self._workspace, read_only=True) as ws:
-            return guard_spend(ws.engine, ws.settings, as_of), ws.settings.guard.no_budget
+            return self._read(ws, as_of)
+
+    def _read(self, ws: Workspace, as_of: date) -> tuple[list[BudgetSpend], str]:
+        from aifinops.analysis.guard_spend import guard_spend
+
+        self._budgets = [budget for budget in ws.settings.budgets if budget.guarded]
+        return guard_spend(ws.engine, ws.settings, as_of), ws.settings.guard.no_budget
 
     def _index(self, snapshot: list[BudgetSpend], slots: list[_Slot]) -> None:
         by_key: dict[str, list[_Slot]] = {}
@@ -315,6 +323,12 @@ def _decimal(value: Decimal | float | str | None) -> Decimal:
     if not number.is_finite():
         raise QueryError(f"cost {value!r} is not a number", hint="pass a Decimal, e.g. 0.25")
     return number
+
+
+def _starts_after(budgets: Iterable[Budget], day: date) -> list[date]:
+    """When budgets not yet in force (custom periods to come) start."""
+    starts = (budget.period_of(day)[0] for budget in budgets)
+    return [start for start in starts if start > day]
 
 
 def _epoch(day: date) -> float:
