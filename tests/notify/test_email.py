@@ -67,6 +67,8 @@ def test_an_email_arrives_with_subject_body_and_recipients(
     assert message["Subject"] == "[aifinops] [WARNING] research-monthly passed 80% of its budget"
     assert message["To"] == "finance@example.com, lead@example.com"
     assert message["Cc"] == "audit@example.com"
+    assert message["Date"] is not None
+    assert message["Message-ID"].endswith("@example.com>")
     text = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert text is not None and html is not None

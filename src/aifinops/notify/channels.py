@@ -11,7 +11,7 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import formatdate, make_msgid
 from typing import Any
 
 from aifinops.notify.alert import Alert, Severity
@@ -103,7 +103,10 @@ def email_message(channel: EmailChannel, alert: Alert) -> EmailMessage:
     message["To"] = ", ".join(channel.to)
     if channel.cc:
         message["Cc"] = ", ".join(channel.cc)
-    message["Message-ID"] = make_msgid(idstring=alert.digest)
+    message["Date"] = formatdate(usegmt=True)
+    # The sender's domain: without one, make_msgid asks DNS for this host's name (can be slow).
+    domain = channel.sender.rpartition("@")[2].strip("> ") or "aifinops.invalid"
+    message["Message-ID"] = make_msgid(idstring=alert.digest, domain=domain)
     message["X-Aifinops-Alert"] = alert.digest
     lines = [alert.title, "", alert.text, ""] + [f"{k}: {v}" for k, v in facts(alert)]
     message.set_content("\n".join([*lines, "", f"alert key: {alert.key}"]) + "\n")
