@@ -49,7 +49,7 @@ def test_cli_validate_run_and_marks_with_their_exit_codes(built: Path, tmp_path:
                   cwd=tmp_path)  # fmt: skip
     assert dry.returncode == 1
     assert "idle,idle-1,ann@example.com," in dry.stdout
-    assert ",mark,planned,would mark for execute on 2026-10-12" in dry.stdout
+    assert ",mark,planned,would mark for execute on 2026-10-12 (then: execute stop)" in dry.stdout
     assert "idle: 1 of 4 gpu matched (data through 2026-10-10)" in dry.stderr
     assert not (root / "policy" / "marks.json").exists()
 

@@ -144,7 +144,7 @@ def test_a_resource_carries_exact_money_and_its_reasons(
     assert data["owner"] == "ann@example.com"
     assert data["utilisation_pct"] == 2.0
     assert decision.reasons == [
-        "utilisation 2.0% < 10% over 2026-10-10 to 2026-10-10 (100% of billed GPU-hours measured)"
+        "utilisation 2.0% < 10% on 2026-10-10 (100% of billed GPU-hours measured)"
     ]
 
 
@@ -258,7 +258,7 @@ def test_the_audit_log_holds_each_decision_with_its_reasons_and_each_action(
     assert decision["matched"] is False
     assert decision["dry_run"] is False
     assert decision["reasons"] == [
-        "utilisation 80.0% >= 10% over 2026-10-10 to 2026-10-10 (100% of billed GPU-hours measured)"
+        "utilisation 80.0% >= 10% on 2026-10-10 (100% of billed GPU-hours measured)"
     ]
     acted = [e for e in lines if e["kind"] == "policy.action"]
     assert [(e["action"], e["status"], e["resource"]) for e in acted] == [

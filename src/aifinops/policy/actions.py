@@ -309,6 +309,13 @@ class Execute(Action):
         return [((*self.path, "executor"), f"no executor {name!r} in aifinops.toml: {hint}")]
 
 
+def _describe(action: Action) -> str:
+    """A deferred action in a few words: ``execute stop-ec2-instance``, ``notify``."""
+    if isinstance(action, Execute):
+        return f"execute {action.data['executor']}"
+    return str(action.data["type"])
+
+
 def identity(kind: type[ResourceKind], resource: Resource) -> dict[str, Any]:
     """What an executor is told about the resource: the fields that name it (``kind``, ``id``,
     ``name`` and the kind's ``identity``), never measured figures, so a request stays the same
@@ -376,7 +383,8 @@ class MarkFor(Action):
                     today, due, op)  # fmt: skip
         status = DONE if run.acting else PLANNED
         verb = "marked" if run.acting else "would mark"
-        out = [self._note(run, decision, status, f"{verb} for {op} on {due}")]
+        then = "; ".join(_describe(a) for a in self.then)
+        out = [self._note(run, decision, status, f"{verb} for {op} on {due} (then: {then})")]
         if run.acting:
             run.marks[mark.key] = mark
         notice = dict(self.data.get("notify") or {})

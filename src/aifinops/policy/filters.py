@@ -14,6 +14,7 @@ from aifinops.policy.model import Duration, Resource, Verdict, compare
 from aifinops.policy.registry import Filter, ResourceKind, filters
 
 if TYPE_CHECKING:
+    from aifinops.model.timewindow import Window
     from aifinops.policy.context import PolicyContext
     from aifinops.policy.policies import Policy
 
@@ -21,6 +22,13 @@ Problems = list[tuple[tuple[str | int, ...], str]]
 OPS = ("eq", "ne", "gt", "ge", "lt", "le", "in", "not-in", "glob", "regex", "absent", "present")
 NUMBER = {"type": "number"}
 WINDOW = {"type": "string", "pattern": r"^\s*[0-9]+\s*[hdwHDW]\s*$"}
+
+
+def span(window: Window) -> str:
+    """``on 2026-10-19`` for one day, else ``over 2026-10-13 to 2026-10-19``."""
+    if window.days == 1:
+        return f"on {window.start}"
+    return f"over {window}"
 
 
 def money(amount: Decimal | None, currency: str | None) -> str:
@@ -143,13 +151,13 @@ class Utilisation(Filter):
         use = ctx.utilisation(policy, window, idle).get(resource.id)
         coverage_min = float(self.data.get("min-coverage", 50))
         if not use or use.get("utilisation_pct") is None:
-            return Verdict(False, f"utilisation unknown: no telemetry in {window}")
+            return Verdict(False, f"utilisation unknown: no telemetry {span(window)}")
         pct, coverage = float(use["utilisation_pct"]), float(use["coverage_pct"] or 0)
         if coverage < coverage_min:
             return Verdict(
                 False,
                 f"utilisation {pct:.1f}% but telemetry covers only {coverage:.0f}% of the billed "
-                f"GPU-hours in {window} (< {coverage_min:g}%)",
+                f"GPU-hours {span(window)} (< {coverage_min:g}%)",
             )
         if "below" in self.data:
             matched, op, limit = pct < float(self.data["below"]), "<", self.data["below"]
@@ -158,7 +166,7 @@ class Utilisation(Filter):
         word = op if matched else {"<": ">=", ">": "<="}[op]
         return Verdict(
             matched,
-            f"utilisation {pct:.1f}% {word} {limit}% over {window} "
+            f"utilisation {pct:.1f}% {word} {limit}% {span(window)} "
             f"({coverage:.0f}% of billed GPU-hours measured)",
         )
 
@@ -195,12 +203,12 @@ class IdleHours(Filter):
         below = float(self.data.get("below", default))
         use = ctx.utilisation(policy, window, below).get(resource.id)
         if not use or use.get("idle_hours") is None:
-            return Verdict(False, f"idle hours unknown: no telemetry in {window}")
+            return Verdict(False, f"idle hours unknown: no telemetry {span(window)}")
         hours, least = float(use["idle_hours"]), float(self.data["min"])
         matched = hours >= least
         return Verdict(
             matched,
-            f"{hours:,.1f} idle hours (GPUs under {below:g}%) in {window} "
+            f"{hours:,.1f} idle hours (GPUs under {below:g}%) {span(window)} "
             f"({'>=' if matched else '<'} {least:g})",
         )
 
@@ -269,13 +277,13 @@ class Cost(Filter):
             return Verdict(False, f"billed in {currency}, not {self.data['currency']}")
         duration = _duration(self)
         if duration is None:
-            amount, span = resource.data.get("cost"), "cost"
+            amount, span_text = resource.data.get("cost"), "cost"
         else:
             window = ctx.window(policy, ctx.kind(policy).cost_table, duration)
             amount = ctx.cost(policy, window).get(resource.id, Decimal(0))
-            span = f"cost over {window}"
+            span_text = f"cost {span(window)}"
         if amount is None:
-            return Verdict(False, f"{span} unknown")
+            return Verdict(False, f"{span_text} unknown")
         low, high = self.data.get("min"), self.data.get("max")
         matched = (low is None or amount >= Decimal(str(low))) and (
             high is None or amount <= Decimal(str(high))
@@ -283,7 +291,7 @@ class Cost(Filter):
         bounds = " and ".join(
             b for b in (low is not None and f">= {low}", high is not None and f"<= {high}") if b
         )
-        return Verdict(matched, f"{span} {money(amount, currency)} ({bounds}: {matched})")
+        return Verdict(matched, f"{span_text} {money(amount, currency)} ({bounds}: {matched})")
 
     def problems(self, kind: type[ResourceKind]) -> Problems:
         out = super().problems(kind) + _window_problem(self)

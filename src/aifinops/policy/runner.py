@@ -38,6 +38,7 @@ class Outcome:
     status: str
     detail: str
     key: str | None = None
+    name: str | None = None  # the resource's name, where it differs from its id
 
 
 @dataclass
@@ -96,7 +97,8 @@ class RunReport:
                     rows.append(base | {"action": o.action, "status": o.status, "detail": o.detail})
         for o in self.outcomes:
             if o.action == "unmark":
-                base = {"policy": o.policy, "resource": o.resource, "owner": None, "why": None}
+                base = {"policy": o.policy, "resource": o.name or o.resource, "owner": None,
+                        "why": None}  # fmt: skip
                 rows.append(base | {"action": o.action, "status": o.status, "detail": o.detail})
         names = ("policy", "resource", "owner", "why", "action", "status", "detail")
         return pa.table({n: pa.array([r[n] for r in rows], pa.string()) for n in names})
@@ -237,4 +239,6 @@ def _unmark_gone(run: Run, policy: Policy, result: PolicyResult) -> None:
             del run.marks[key]
         status = DONE if run.acting else PLANNED
         detail = f"{mark.resource_name} {why}: mark of {mark.marked_on} (due {mark.due}) removed"
-        run.record(Outcome(policy.name, mark.resource_id, "unmark", status, detail))
+        outcome = Outcome(policy.name, mark.resource_id, "unmark", status, detail)
+        outcome.name = mark.resource_name
+        run.record(outcome)
