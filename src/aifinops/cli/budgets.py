@@ -85,7 +85,7 @@ def show(
         render(table, fmt, output=output, title=title)
         return
     if not statuses:
-        console.print(NO_BUDGETS)
+        console.print(NO_BUDGETS, markup=False)
         return
     console.print(_glance(statuses, title))
     for s in statuses:
@@ -212,7 +212,7 @@ def _report(result: CheckResult) -> None:
     for error in result.errors:
         err_console.print(f"[bold red]error:[/bold red] {escape(error)}", highlight=False)
     for name, found in result.findings.items():
-        console.print(f"{name}: {len(found)} alert(s)")
+        console.print(f"{escape(name)}: {len(found)} alert(s)")
     crossed = len(result.crossed)
     console.print(
         f"{len(result.statuses)} budget(s) checked, {crossed} past a threshold, "
