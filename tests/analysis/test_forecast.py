@@ -184,6 +184,7 @@ def test_the_interval_of_a_total_is_not_the_sum_of_daily_bounds(ws: Workspace) -
     assert noisy.low[95] > sum(d.low[95] for d in noisy.days)
     assert noisy.high[95] < sum(d.high[95] for d in noisy.days)
     assert noisy.low[95] < noisy.expected < noisy.high[95]
+    assert all(d.low[95] <= d.low[80] <= d.expected <= d.high[80] <= d.high[95] for d in noisy.days)
 
 
 # -- per value, per dimension --------------------------------------------------------------

@@ -111,13 +111,13 @@ class _Projection:
         recurring = sum(self.recurring[first:], ZERO)
         sums = self.paths[:, first:].sum(axis=1)
         expected = cents(float(self.fitted.mean[first:].sum()), recurring)
-        low, high = _bounds(sums, levels, recurring)
+        low, high = _bounds(sums, levels, recurring, expected)
         return expected, low, high
 
     def day(self, index: int, levels: Sequence[int]) -> DayForecast:
         recurring = self.recurring[index]
-        low, high = _bounds(self.paths[:, index], levels, recurring)
         expected = cents(float(self.fitted.mean[index]), recurring)
+        low, high = _bounds(self.paths[:, index], levels, recurring, expected)
         day = self.cutoff + timedelta(days=index)
         return DayForecast(day, expected, recurring, low, high)
 
@@ -314,13 +314,17 @@ def _options(options: ForecastSection | None, levels: Sequence[int] | None) -> F
 
 
 def _bounds(
-    totals: Floats, levels: Sequence[int], shift: Decimal
+    totals: Floats, levels: Sequence[int], shift: Decimal, expected: Decimal
 ) -> tuple[dict[int, Decimal], dict[int, Decimal]]:
+    """Central intervals of the simulated ``totals`` (+ ``shift``), each stretched to hold the
+    ``expected`` forecast: with skewed residuals (rare large jumps) the mean of one day can lie
+    just outside that day's central interval."""
     low: dict[int, Decimal] = {}
     high: dict[int, Decimal] = {}
     for level in levels:
         lo, hi = np.percentile(totals, [(100 - level) / 2, (100 + level) / 2])
-        low[level], high[level] = cents(float(lo), shift), cents(float(hi), shift)
+        low[level] = min(cents(float(lo), shift), expected)
+        high[level] = max(cents(float(hi), shift), expected)
     return low, high
 
 
