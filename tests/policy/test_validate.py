@@ -161,3 +161,21 @@ policies:
     actions: [{type: execute, executor: anything}]
 """
     assert problems(tmp_path, text, settings=None) == []
+
+
+def test_templates_take_plain_fields_only(tmp_path: Path) -> None:
+    text = """\
+policies:
+  - name: a
+    resource: gpu
+    actions:
+      - type: notify
+        template: "{resource.cost:.2f} {resource.name!r}"
+      - type: notify
+        title: "{oops"
+"""
+    assert problems(tmp_path, text) == [
+        "p.yaml:6: write {resource.FIELD} alone: values come formatted (money to the cent)",
+        "p.yaml:8: not a template: expected '}' before end of string (write {{ and }} for "
+        "literal braces)",
+    ]

@@ -102,9 +102,12 @@ def render(
 
 def template_problems(kind: type[ResourceKind], text: str, path: tuple[str | int, ...]) -> Problems:
     try:
-        names = [f for _, f, _, _ in string.Formatter().parse(text) if f is not None]
+        parts = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(text)]
     except ValueError as exc:
         return [(path, f"not a template: {exc} (write {{{{ and }}}} for literal braces)")]
+    names = [f for f, _, _ in parts if f is not None]
+    if any(spec or conv for f, spec, conv in parts if f is not None):
+        return [(path, "write {resource.FIELD} alone: values come formatted (money to the cent)")]
     fields = kind.field_names()
     out: Problems = []
     for name in names:
