@@ -348,3 +348,19 @@ policies:
     assert budget.resource.data["cost"] == Decimal("1683.60")
     assert budget.reasons == ["forecast 5,219.16 USD crosses 100.0% of the amount"]
     assert matched(report, "budgets-warning") == ["aws-low"]
+
+
+def test_a_policy_that_cannot_run_is_reported_and_the_others_still_run(
+    workspace: Callable[[], Workspace],
+) -> None:
+    ws = workspace()
+    ws.connection.execute("DROP TABLE allocated_costs")
+    text = IDLE + "  - name: jobs\n    resource: job\n"
+    report = run(ws, text, "2026-10-11")
+    assert report.errors == {
+        "jobs": "policy jobs: job costs need allocated_costs\n  hint: run `aifinops allocate` first"
+    }
+    assert matched(report) == ["idle-1"]
+    assert report.exit_code == 2
+    [error] = AuditLog(ws.path).read(kind="policy.error")
+    assert error.fields["policy"] == "jobs"

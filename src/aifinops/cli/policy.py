@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from aifinops.cli.common import (
     AsOfOption,
@@ -71,7 +72,8 @@ def run(
     output: OutputOption = None,
 ) -> None:
     """Run policies: list what matches and what each action does (dry run: would do). Exit 0
-    when nothing matched, 1 when something matched or was acted on, 2 on an error."""
+    when nothing matched, 1 when something matched or was acted on, 2 on an error (a policy
+    that cannot run is reported and the others still run)."""
     from aifinops.policy import load, run_policies
 
     day = as_of_date(as_of)
@@ -81,6 +83,8 @@ def run(
     mode = "executed" if execute else "dry run: nothing was sent, marked or run"
     title = f"policies as of {day} ({mode})"
     render(report.table(), fmt, output=output, title=title)
+    for name, error in report.errors.items():
+        err_console.print(f"[red]{name}: could not run:[/red] {escape(error)}", highlight=False)
     for result in report.results:
         err_console.print(
             f"{result.policy}: {len(result.matched)} of {result.resources} {result.resource_kind} "

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from aifinops.errors import QueryError
+from aifinops.errors import AifinopsError, QueryError
 from aifinops.policy.context import PolicyContext
 from aifinops.policy.marks import Mark, MarkStore, key_of
 from aifinops.policy.model import Decision, Resource
@@ -62,6 +62,8 @@ class RunReport:
     execute: bool
     results: list[PolicyResult] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
+    #: policies that could not run (policy name -> the error's message); the others still ran
+    errors: dict[str, str] = field(default_factory=dict)
 
     @property
     def matched(self) -> int:
@@ -73,7 +75,9 @@ class RunReport:
 
     @property
     def exit_code(self) -> int:
-        """0: nothing matched; 1: something matched or was acted on."""
+        """0: nothing matched; 1: something matched or was acted on; 2: a policy failed."""
+        if self.errors:
+            return 2
         return 1 if self.matched or self.acted else 0
 
     def table(self) -> pa.Table:
@@ -165,7 +169,13 @@ def run_policies(
         run = Run(PolicyContext(ws, as_of), execute, AuditLog(ws.path), marks, report)
         for policy in chosen:
             run.policy = policy
-            report.results.append(_run_one(run, policy))
+            try:
+                report.results.append(_run_one(run, policy))
+            except AifinopsError as exc:  # e.g. job costs before `aifinops allocate`
+                report.errors[policy.name] = exc.message
+                run.audit.record(
+                    "policy.error", dry_run=not run.acting, policy=policy.name, error=exc.message
+                )
     return report
 
 
