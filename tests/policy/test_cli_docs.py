@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from aifinops.policy import check_files, registry
@@ -24,7 +25,7 @@ def _with_settings(built: Path, tmp_path: Path) -> Path:
     (root / "record.py").write_text(EXECUTOR_SCRIPT, encoding="utf-8")
     record = json.dumps(str(root / "executed.jsonl"))
     script = json.dumps(str(root / "record.py"))
-    python = json.dumps(shutil.which("python") or "python")
+    python = json.dumps(sys.executable)
     with (root / "aifinops.toml").open("a", encoding="utf-8") as out:
         out.write(
             f'\n[executors.stop]\ntype = "command"\nattempts = 1\n'
