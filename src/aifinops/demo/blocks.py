@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from aifinops.demo.anomalies import Planted, meter_extra
 from aifinops.demo.company import Commitment, Company, InstancePool, MeterPool, intervals
 from aifinops.demo.pricebook import PRODUCTS
 from aifinops.demo.timeline import Mask, Month, Timeline
@@ -110,9 +111,19 @@ def meter_blocks(scope: Scope, pool: MeterPool, lines: LineIds) -> Iterator[Bloc
     noise = np.exp(company.rng(pool.key, month.index).normal(-sigma * sigma / 2, sigma, (days, n)))
     volume = pool.daily * company.volume(pool) * 10**product.qty_scale
     qty = np.rint(volume * trend[:, None] * size[None, :] * noise).astype(np.int64)
+    if month.index == scope.timeline.last.index:
+        _plant(qty, meter_extra(company.planted, pool.key), 10**product.qty_scale)
     row_day, line = np.nonzero(qty > 0)
     start = (row_day * 24).astype(np.int32)
     yield Block(lines[line], start, start + 24, qty[row_day, line], product.qty_scale)
+
+
+def _plant(qty: Ints, items: list[Planted], unit: int) -> None:
+    """Add each planted anomaly's extra quantity to its resource on its days (in place)."""
+    for item in items:
+        first, last = item.days
+        resource = min(item.resource or 0, qty.shape[1] - 1)  # small scales have fewer
+        qty[first - 1 : last - 1, resource] += round(item.extra * unit)
 
 
 def idle_commitment(scope: Scope, pools: list[InstancePool], weights: list[int]) -> Ints:

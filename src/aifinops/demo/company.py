@@ -16,6 +16,7 @@ from enum import StrEnum
 import numpy as np
 from numpy.typing import NDArray
 
+from aifinops.demo.anomalies import Planted
 from aifinops.demo.timeline import Mask, Timeline
 from aifinops.model.focus import FocusVersion
 
@@ -188,6 +189,7 @@ class Company:
     monthly: tuple[MonthlyCharge, ...]
     scale: float = 1.0
     seed: int = 42
+    planted: tuple[Planted, ...] = ()  # planted anomalies (aifinops.demo.anomalies)
 
     def count(self, pool: InstancePool | MeterPool) -> int:
         """A pool's size at this company's scale.

@@ -15,6 +15,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
+from aifinops.demo.anomalies import manifest_entries
 from aifinops.demo.blocks import Scope, count_rows
 from aifinops.demo.company import Company, Provider
 from aifinops.demo.encode import Target, TextColumns, encoder_for, layout
@@ -60,8 +61,9 @@ class DemoManifest:
     ContractedCost ``by_provider`` (provider name), ``by_file`` (path relative to the manifest;
     also ``rows``, all data rows written, and ``bad_rows``, those of them planted unreadable) and
     ``by_month`` (``YYYY-MM`` -> provider); ``bad_rows`` (their total); ``messiness`` (each planted
-    quirk with its row count, files, and for unreadable rows the exact line numbers); and the
-    generator ``parameters``. Every amount excludes the unreadable rows.
+    quirk with its row count, files, and for unreadable rows the exact line numbers);
+    ``anomalies`` (each planted cost anomaly: what, first and last day, scope, root cause); and
+    the generator ``parameters``. Every amount excludes the unreadable rows.
     """
 
     files: tuple[DemoFile, ...]
@@ -107,6 +109,7 @@ class DemoOptions:
     fmt: str | None = None  # write every provider as "parquet" | "csv" | "csv.gz"
     chunk_rows: int = 250_000  # rows per write (bounds memory)
     file_rows: int = 2_500_000  # a provider's month is split into parts of about this size
+    anomalies: bool = True  # plant the cost anomalies of demo/anomalies.py
 
 
 def generate(
@@ -116,21 +119,25 @@ def generate(
     end_month: date = date(2026, 10, 1),
     months: int = 3,
     rows: int | None = None,
+    anomalies: bool = True,
 ) -> DemoManifest:
     """Write the demo company's exports under ``out_dir`` and return (and write) the manifest.
 
     ``rows=None`` is the default demo (about 200k rows over three months); ``rows=N`` scales the
     same company to about N rows (within 10%) by adding resources; N must be at least 7,000 per
     month. Memory stays bounded at any N: rows are generated and written in chunks.
+    ``anomalies=False`` leaves out the planted cost anomalies (see demo/anomalies.py).
     """
-    options = DemoOptions(seed=seed, end_month=end_month, months=months, rows=rows)
+    options = DemoOptions(
+        seed=seed, end_month=end_month, months=months, rows=rows, anomalies=anomalies
+    )
     return build_demo(out_dir, options)
 
 
 def build_demo(out_dir: Path, options: DemoOptions) -> DemoManifest:
     _check(options)
     timeline = Timeline.ending(options.end_month, options.months)
-    company = sized_company(options.seed, options.rows, timeline)
+    company = sized_company(options.seed, options.rows, timeline, anomalies=options.anomalies)
     writer = _DemoWriter(out_dir.resolve(), company, timeline, options)
     for provider in company.providers.values():
         clear_previous(writer.root, provider.slug)
@@ -144,9 +151,12 @@ def build_demo(out_dir: Path, options: DemoOptions) -> DemoManifest:
         "months": options.months,
         "rows_requested": options.rows,
         "scale": company.scale,
+        "anomalies": options.anomalies,
     }
     files = tuple(DemoFile(**record) for record in writer.manifest.files)
-    manifest = DemoManifest(files, writer.manifest.expected(parameters))
+    expected = writer.manifest.expected(parameters)
+    expected["anomalies"] = manifest_entries(company.planted, timeline.last.start)
+    manifest = DemoManifest(files, expected)
     manifest.write(writer.root / "manifest.json")
     return manifest
 
@@ -164,9 +174,11 @@ def _check(options: DemoOptions) -> None:
         raise AifinopsError(f"unknown format {options.fmt!r}", hint="use parquet, csv or csv.gz")
 
 
-def sized_company(seed: int, rows: int | None, timeline: Timeline) -> Company:
+def sized_company(
+    seed: int, rows: int | None, timeline: Timeline, *, anomalies: bool = True
+) -> Company:
     """The company at the scale whose row count is closest to ``rows`` (bisection on scale)."""
-    company = build_company(seed=seed)
+    company = build_company(seed=seed, anomalies=anomalies)
     if rows is None:
         return company
     low, high = 0.0, max(1.0, 4.0 * rows / max(1, count_rows(company, timeline)))

@@ -4,9 +4,10 @@ Sizes are for ``scale=1`` (about 200k rows over three months, about $1.5M a mont
 
 * AWS is the main cloud: a p4d fine-tuning fleet under a Compute Savings Plan (one node retired
   before the plan ends: unused commitment), the p5 pre-training cluster that starts a third of the
-  way in (spend grows), a runaway p5 ablation job in the last month (the spike), g5 inference and
-  search fleets, developer boxes in office hours (weekends lower), forgotten and idle boxes,
-  SageMaker endpoints, S3, shared networking, Bedrock, and a Marketplace SaaS.
+  way in (spend grows), a runaway p5 ablation job in the last month (a planted anomaly, like the
+  others in ``demo/anomalies.py``), g5 inference and search fleets, developer boxes in office
+  hours (weekends lower), forgotten and idle boxes, SageMaker endpoints, S3, shared networking,
+  Bedrock, and a Marketplace SaaS.
 * Azure runs H100 VMs under a one-year reservation bought in the first month, A100 boxes, Azure
   OpenAI and Blob Storage.
 * GCP runs A3 machines under a committed-use discount, an L4 inference fleet with a sustained-use
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from aifinops.demo.anomalies import dropped_pools, planted
 from aifinops.demo.company import (
     Account,
     Commitment,
@@ -241,14 +243,17 @@ MONTHLY = (
 UNREADABLE_ROWS_IN = "azure"  # whose most recent month carries the planted unreadable rows
 
 
-def build_company(*, seed: int = 42, scale: float = 1.0) -> Company:
+def build_company(*, seed: int = 42, scale: float = 1.0, anomalies: bool = True) -> Company:
+    """The company; ``anomalies=False`` leaves out the planted anomalies (demo/anomalies.py)."""
+    dropped = dropped_pools(anomalies)
     return Company(
         providers=PROVIDERS,
         accounts={a.key: a for a in ACCOUNTS},
-        instances=INSTANCES,
+        instances=tuple(p for p in INSTANCES if p.key not in dropped),
         meters=METERS,
         commitments={c.key: c for c in COMMITMENTS},
         monthly=MONTHLY,
         scale=scale,
         seed=seed,
+        planted=planted(anomalies),
     )

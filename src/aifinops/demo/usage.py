@@ -17,7 +17,8 @@
 * ``llm/``: direct LLM API use beside the clouds' own model services: OpenAI usage pages (daily
   buckets per project and model), an Anthropic usage report (per workspace, with prompt
   caching), and the research team's LiteLLM gateway spend logs (one row per request, last week)
-  (``openai-usage``, ``anthropic-usage``, ``litellm``).
+  (``openai-usage``, ``anthropic-usage``, ``litellm``); in the last month one Anthropic key
+  loops for two days (a planted anomaly, ``demo/anomalies.py``).
 
 Each file comes with the source that reads it and the options to pass (:class:`UsageFile`).
 """
@@ -36,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from aifinops.demo.anomalies import LOOP_KEY, LOOP_MODEL, LOOP_WORKSPACE, loop_tokens
 from aifinops.demo.charges import resource_name
 from aifinops.demo.company import Company, intervals
 from aifinops.demo.pricebook import instance
@@ -396,21 +398,20 @@ def _llm(folder: Path, company: Company, first: date, end: date) -> list[UsageFi
 
     anthropic_buckets = []
     rows = 0
+    last_month = (end - timedelta(days=1)).replace(day=1)
     for day in days:
         results = []
         for workspace, _team, model, tokens, out_share, cached in ANTHROPIC_WORKSPACES:
             volume = _daily(company, workspace, day, tokens)
-            read = int(volume * cached)
-            write = int(volume * 0.04)
-            results.append({
-                "uncached_input_tokens": volume - read - write,
-                "cache_creation": {"ephemeral_5m_input_tokens": write,
-                                   "ephemeral_1h_input_tokens": 0},
-                "cache_read_input_tokens": read, "output_tokens": int(volume * out_share),
-                "server_tool_use": {"web_search_requests": 0},
-                "api_key_id": f"apikey_{workspace[7:]}", "workspace_id": workspace,
-                "model": model, "service_tier": "standard", "context_window": "0-200k",
-            })  # fmt: skip
+            key = f"apikey_{workspace[7:]}"
+            results.append(
+                _anthropic(workspace, model, key, volume=volume, out_share=out_share, cached=cached)
+            )
+        loop = loop_tokens(company.planted, day, last_month)  # a planted anomaly
+        if loop:
+            looping = _anthropic(LOOP_WORKSPACE, LOOP_MODEL, LOOP_KEY, volume=loop, out_share=0.1,
+                                 cached=0.45)  # fmt: skip
+            results.append(looping)
         rows += len(results)
         anthropic_buckets.append({
             "starting_at": f"{day.isoformat()}T00:00:00Z",
@@ -423,6 +424,21 @@ def _llm(folder: Path, company: Company, first: date, end: date) -> list[UsageFi
     files.append(UsageFile("anthropic-usage", anthropic, {"organization": ORG}, rows))
     files.append(_gateway(folder / "litellm-spend-logs.csv", company, end))
     return files
+
+
+def _anthropic(
+    workspace: str, model: str, key: str, *, volume: int, out_share: float, cached: float
+) -> dict[str, object]:
+    read = int(volume * cached)
+    write = int(volume * 0.04)
+    return {
+        "uncached_input_tokens": volume - read - write,
+        "cache_creation": {"ephemeral_5m_input_tokens": write, "ephemeral_1h_input_tokens": 0},
+        "cache_read_input_tokens": read, "output_tokens": int(volume * out_share),
+        "server_tool_use": {"web_search_requests": 0},
+        "api_key_id": key, "workspace_id": workspace,
+        "model": model, "service_tier": "standard", "context_window": "0-200k",
+    }  # fmt: skip
 
 
 def _unix(day: date) -> int:
