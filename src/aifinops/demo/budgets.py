@@ -5,7 +5,7 @@ status --as-of 2026-10-20``), most budgets are ok, research is on course to over
 forecast passes 100%), and training-platform, whose October training runs went past what the
 month allows, has spent its budget. The figures behind them (2026-10-01..19, effective cost,
 with the forecast for the whole month): research 358k spent, 573k forecast; training-platform 516k;
-inference 118k (184k); search 95k (152k); the whole bill 1.09M (1.78M); the fiscal quarter
+inference 118k (184k); search 95k (152k); the whole bill 1.09M (1.77M); the fiscal quarter
 August-October 3.58M (4.26M); the chat assistant's OpenAI key 1.8k (3.0k at its run rate);
 research's own LLM API use 633 (1.05k). tests/analysis/test_budgets.py checks the states.
 """
