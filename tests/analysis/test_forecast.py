@@ -16,7 +16,7 @@ import pytest
 from aifinops import Workspace
 from aifinops.analysis.forecast import TotalForecast, forecast_total
 from aifinops.analysis.forecast_backtest import backtest
-from aifinops.analysis.forecast_model import Fitted, ForecastModel, ets_psi, fit
+from aifinops.analysis.forecast_model import Fitted, ForecastModel, despike, ets_psi, fit
 from aifinops.analysis.forecast_report import days_in, forecast_end
 from aifinops.errors import AifinopsError, QueryError
 from aifinops.model.metrics import CostMetric
@@ -259,6 +259,20 @@ def test_short_histories_fall_back() -> None:
     ten = fit(np.arange(10.0), 3, season=7, model=ForecastModel.ETS)
     assert ten.note == "under 14 days of history: no weekly pattern fitted"
     assert fit(np.zeros(0), 3, season=7, model=ForecastModel.ETS).mean.tolist() == [0, 0, 0]
+
+
+def test_spikes_are_fitted_at_their_local_median_and_level_shifts_are_kept() -> None:
+    flat = np.array([100.0, 101, 99, 100, 102, 98, 100, 101, 99, 100] * 3)
+    spiked = flat.copy()
+    spiked[12:14] = [900.0, 1500.0]  # a two-day burst
+    # days 12 and 13 -> the median of the 7 days around each: 98 100 100 101 102 (900 1500)
+    assert despike(spiked).tolist() == [*flat[:12], 101.0, 101.0, *flat[14:]]
+    shifted = np.concatenate([flat, flat + 50])  # a new level for 30 days stays
+    assert despike(shifted).tolist() == shifted.tolist()
+    last_step = np.concatenate([flat, [112.0, 112.0]])  # +12% on the last two days: kept
+    assert despike(last_step).tolist() == last_step.tolist()
+    last_burst = np.concatenate([flat, [1400.0]])  # 14 times the level the day before: a spike
+    assert despike(last_burst)[-1] == 100.5  # the median of the last 4 days: 101 99 100 1400
 
 
 def test_backtest_verdicts() -> None:
