@@ -217,6 +217,15 @@ def test_bad_options_say_what_to_do(ws: Workspace) -> None:
         ws.forecast(model="prophet", as_of=AS_OF)
 
 
+def test_an_empty_workspace_has_nothing_to_forecast_and_no_allocation_says_so(
+    tmp_path: Path,
+) -> None:
+    with Workspace.init(tmp_path / "empty") as empty:
+        assert empty.forecast(as_of=AS_OF).forecasts == []
+        with pytest.raises(QueryError, match="reads allocated_costs, which is not there yet"):
+            empty.forecast(by="team", as_of=AS_OF)
+
+
 def test_horizons() -> None:
     day = date(2026, 10, 20)
     assert forecast_end(day, horizon=None, to=None) == date(2026, 11, 19)

@@ -278,6 +278,11 @@ def _cutoff(engine: Engine, scope: Scope, as_of: date) -> date | None:
     """``min(as_of, last data day + 1)``; None when the scope's table is empty."""
     from aifinops.analysis.scope import last_day
 
+    if not engine.has_table(scope.source):
+        raise QueryError(
+            f"scope {scope.describe()} reads {scope.source}, which is not there yet",
+            hint="run `aifinops allocate` first (see docs/allocation.md)",
+        )
     found = engine.execute(last_day(engine, scope).name("last").as_table()).column(0)[0].as_py()
     if found is None:
         return None

@@ -25,6 +25,7 @@ from aifinops.output import OutputFormat, render
 
 if TYPE_CHECKING:
     from aifinops.analysis.forecast_report import ForecastResult
+    from aifinops.workspace import Workspace
 
 ByOption = Annotated[
     str | None,
@@ -91,12 +92,23 @@ def forecast(
             scope, by=by, top=top, horizon=horizon, to=to, levels=level,
             as_of=as_of_date(as_of), history=history, model=model, metric=metric,
         )  # fmt: skip
+        stale = ws.allocation_stale() if _reads_allocated(ws, scope, by) else None
+    if stale:
+        err_console.print(f"[yellow]warning:[/yellow] {escape(stale)}")
     table = result.backtests() if backtest else result.daily() if daily else result.table()
     terminal = fmt is OutputFormat.TABLE and output is None
     if terminal:  # what the title, the notes and the warnings below already say
         table = table.drop_columns([c for c in TERMINAL_DROPS if c in table.column_names])
     render(table, fmt, output=output, title=_title(result, backtest), console=console)
     _tell(result, notes=terminal)
+
+
+def _reads_allocated(ws: Workspace, scope: list[str] | None, by: str | None) -> bool:
+    """Whether the forecast reads allocated_costs (a dimension in the scope or as --by)."""
+    from aifinops.model.scope import ALLOCATED, Scope
+
+    dimensions = set(ws.settings.allocation.all_dimensions())
+    return Scope.parse(scope or []).source == ALLOCATED or by in dimensions
 
 
 def _title(result: ForecastResult, backtest: bool) -> str:
