@@ -127,6 +127,58 @@ class ForecastSection(_Section):
     )
 
 
+class AnomaliesSection(_Section):
+    sensitivity: float = Field(
+        5,
+        ge=1,
+        description="Score a day must reach to be an anomaly: ln(actual / expected) over the "
+        "robust (MAD) spread of the history's errors; higher flags fewer.",
+    )
+    min_impact: Decimal = Field(
+        200,  # validated into a Decimal; a plain number in the default aifinops.toml
+        ge=0,
+        validate_default=True,
+        description="Least amount (billing currency) a day must be above its expected spend.",
+    )
+    min_relative_pct: float = Field(
+        20, ge=0, description="Least percent a day must be above its expected spend."
+    )
+    recurring_min_relative_pct: float = Field(
+        50,
+        ge=0,
+        description="Recurring and one-time charges are compared with the same day of the month "
+        "before: least percent change that is an anomaly.",
+    )
+    dimensions: list[str] = Field(
+        ["team", "provider", "service"],
+        description="Besides the whole bill, each value of these is watched on its own: "
+        "allocation dimensions (team, project, ...) or provider, service, account, region, "
+        "category.",
+    )
+    drill_down: list[str] = Field(
+        ["service", "resource", "account", "team", "project", "api_key", "llm_model", "model",
+         "region", "charge"],
+        description="What root causes are looked for in: service, account, resource, region, "
+        "charge (description), provider, api_key, llm_model, or an allocation dimension.",
+    )  # fmt: skip
+    history_days: int = Field(
+        56, ge=21, description="Days of history the baseline of a day is taken from."
+    )
+    min_history_days: int = Field(
+        21, ge=14, description="Fewest usable history days a day is judged on."
+    )
+    shift_days: int = Field(
+        3,
+        ge=2,
+        description="Days in a row at a new level after which it is a level shift and becomes "
+        "the baseline (one alert, at its first day).",
+    )
+    decreases: bool = Field(False, description="Flag drops in spend too, not only rises.")
+    max_alerts_per_day: int = Field(
+        5, ge=1, description="Alert budget: the largest anomalies of a day kept; the rest counted."
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a workspace."""
 
@@ -149,6 +201,7 @@ class Settings(BaseSettings):
     executors: ExecutorsSettings = Field(default_factory=ExecutorsSettings)
     guard: GuardSection = Field(default_factory=GuardSection)
     forecast: ForecastSection = Field(default_factory=ForecastSection)
+    anomalies: AnomaliesSection = Field(default_factory=AnomaliesSection)
     budgets: Budgets = Field(
         default_factory=list,
         description="Budgets ([[budgets]] tables): see docs/budgets.md.",

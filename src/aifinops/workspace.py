@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from aifinops.analysis.allocation import AllocationSummary
+    from aifinops.analysis.anomalies import AnomalyReport
     from aifinops.analysis.budgets import BudgetStatus
     from aifinops.analysis.forecast_report import ForecastResult
     from aifinops.analysis.recommend import Ranked
@@ -629,6 +630,22 @@ class Workspace:
 
         day = as_of or datetime.now(UTC).date()
         return budget_status(self.engine, self.settings, as_of=day, names=names)
+
+    def anomalies(
+        self,
+        *,
+        as_of: date | None = None,
+        days: int = 30,
+        scopes: Sequence[Scope] | None = None,
+        by: Sequence[str] | None = None,
+    ) -> AnomalyReport:
+        """Cost anomalies of the ``days`` days before ``as_of`` (default today) in the whole bill
+        (or ``scopes``) and each value of ``by`` (default ``[anomalies] dimensions``), each with
+        its root cause; see docs/anomalies.md."""
+        from aifinops.analysis.anomalies import detect_report
+
+        day = as_of or datetime.now(UTC).date()
+        return detect_report(self.engine, self.settings, as_of=day, days=days, scopes=scopes, by=by)
 
     def sql(self, query: str) -> pa.Table:
         """Run read-only SQL; ``focus_data_table`` is the FOCUS view of the costs."""

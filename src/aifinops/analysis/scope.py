@@ -27,10 +27,17 @@ if TYPE_CHECKING:
 COMMON = ("day", "provider", "BillingCurrency", "ChargeFrequency", "ChargeCategory", "ServiceName")
 
 
-def scoped(engine: Engine, scope: Scope, dimensions: Sequence[str]) -> ir.Table:
-    """The rows of ``scope`` (``dimensions``: the workspace's allocation dimension names)."""
+def scoped(
+    engine: Engine, scope: Scope, dimensions: Sequence[str], *, source: str | None = None
+) -> ir.Table:
+    """The rows of ``scope`` (``dimensions``: the workspace's allocation dimension names).
+
+    ``source`` reads a scope of match fields from the other table (``allocated_costs`` for a
+    bill scope's rows with their dimensions, as the anomaly drill-down does)."""
     scope.check(dimensions)
-    if scope.source == ALLOCATED:
+    if source is not None and source != scope.source and (scope.dimensions or scope.tags):
+        raise QueryError(f"scope {scope.describe()} cannot be read from {source}")
+    if (source or scope.source) == ALLOCATED:
         rows = _allocated(engine)
         columns = ALLOCATED_COLUMNS
     else:
