@@ -8,6 +8,7 @@ import typer
 from rich.markup import escape
 
 from aifinops.cli import allocate, convert, demo, ingest, recommend, report, run, workspace
+from aifinops.cli import anomalies as anomaly_commands
 from aifinops.cli import budgets as budget_commands
 from aifinops.cli import forecast as forecast_commands
 from aifinops.cli import guard as guard_commands
@@ -36,6 +37,7 @@ recommend.register(app)
 strategy_commands.register(app)
 notify_commands.register(app)
 budget_commands.register(app)
+anomaly_commands.register(app)
 forecast_commands.register(app)
 guard_commands.register(app)
 policy_commands.register(app)
