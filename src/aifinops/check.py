@@ -1,4 +1,5 @@
-"""``aifinops check``: every budget as on a day, alerts sent once, an exit code for cron.
+"""``aifinops check``: every budget and the last week's cost anomalies as on a day, alerts sent
+once, an exit code for cron.
 
 The exit code: 0 when every budget is ok, 1 when a threshold is crossed (or another alert source
 found something), 2 when something could not be checked (a budget's config, a channel name, the
@@ -6,10 +7,10 @@ workspace). Alerts go through :func:`aifinops.notify.deliver`, which sends each 
 per channel ever and keeps failures in its outbox for the next run; a failed channel is reported
 but does not change the exit code.
 
-Other alert sources (anomalies) join through :data:`ALERT_SOURCES`: a function
-``(workspace, as_of) -> list[Alert]`` whose alerts are delivered with the budgets' and make the
-exit code 1. Their alert keys must name the event (an anomaly's day and scope), so that it is
-alerted once.
+Other alert sources join through :data:`ALERT_SOURCES`: a function ``(workspace, as_of) ->
+list[Alert]`` whose alerts are delivered with the budgets' and make the exit code 1. Their alert
+keys must name the event, so that it is alerted once. Cost anomalies of the last week
+(:func:`aifinops.analysis.anomalies.detect`) are one.
 """
 
 from __future__ import annotations
@@ -28,8 +29,21 @@ if TYPE_CHECKING:
 
 AlertSource = Callable[["Workspace", date], "list[Alert]"]
 
-#: Named alert sources besides budgets, run by every check (anomalies plug in here).
-ALERT_SOURCES: dict[str, AlertSource] = {}
+#: Days before the as-of day whose anomalies a check reports (each is alerted once: its key
+#: names its day and scope; a week covers missed runs and late data).
+ANOMALY_DAYS = 7
+
+
+def anomaly_alerts(ws: Workspace, as_of: date) -> list[Alert]:
+    """Cost anomalies of the :data:`ANOMALY_DAYS` days before ``as_of`` (docs/anomalies.md)."""
+    from aifinops.analysis.anomalies import detect
+
+    found = detect(ws.engine, ws.settings, as_of=as_of, days=ANOMALY_DAYS)
+    return [anomaly.alert() for anomaly in found]
+
+
+#: Named alert sources besides budgets, run by every check.
+ALERT_SOURCES: dict[str, AlertSource] = {"anomalies": anomaly_alerts}
 
 OK, CROSSED, ERROR = 0, 1, 2
 

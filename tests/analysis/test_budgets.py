@@ -466,3 +466,28 @@ def test_the_demo_budgets_as_on_2026_10_20(tmp_path_factory: pytest.TempPathFact
     assert (research.crossed, research.forecast_crossed) == ((), (D(100),))
     assert found["training-platform"].actual > found["training-platform"].amount
     assert found["chat-assistant-key"].actual == D("1813.8329595")  # llm_usage, 2026-10-01..19
+
+
+def test_other_alert_sources_join_the_check(
+    base: Path, tmp_path: Path, hook: HttpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aifinops import check
+    from aifinops.notify import Alert
+
+    def planted(ws: Workspace, as_of: date) -> list[Alert]:
+        return [Alert(key=f"test:{as_of}", kind="anomaly", severity="warning", title="t", text="")]
+
+    monkeypatch.setitem(check.ALERT_SOURCES, "planted", planted)
+    roomy = (  # key-a: 2.00 of 10 on 2026-10-01, 62.00 at its run rate: no threshold
+        '[[budgets]]\nname = "roomy"\namount = 10\nllm_keys = ["key-a"]\nthresholds = [90]\n'
+        "forecast_thresholds = [1000]\n"
+    )
+    folder = with_budgets(base, tmp_path / "ws", _notify(hook.url) + roomy)
+    with Workspace(folder, read_only=True) as ws:
+        first = check.run_check(ws, as_of=date(2026, 10, 2))
+        again = check.run_check(ws, as_of=date(2026, 10, 2))
+    assert [s.state for s in first.statuses] == [BudgetState.OK]
+    assert first.findings["anomalies"] == []  # the real detector: two days of data, nothing
+    assert [a.key for a in first.findings["planted"]] == ["test:2026-10-02"]
+    assert (first.exit_code, again.exit_code) == (1, 1)
+    assert [r.json()["key"] for r in hook.recorder.accepted] == ["test:2026-10-02"]

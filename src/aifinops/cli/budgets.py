@@ -152,8 +152,9 @@ def check(
     ] = False,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Check every budget and send the alerts once each (for cron). Exit 0: all ok; 1: a
-    threshold is crossed; 2: something could not be checked."""
+    """Check every budget and the last week's cost anomalies; send each alert once (for cron).
+    Exit 0: all ok; 1: a threshold is crossed or an anomaly found; 2: something could not be
+    checked."""
     with exit_2_on_error():
         result = _run_check(workspace, as_of, dry_run)
     _report(result)
