@@ -43,6 +43,7 @@ from aifinops.analysis.anomaly_series import (
     SeriesSet,
     judge_recurring,
     load,
+    month_before,
     watched,
 )
 from aifinops.analysis.common import NOT_SET
@@ -135,7 +136,7 @@ class AnomalyReport:
     window: Window  # the days judged
     through: date | None  # the data's last day
     scopes: int  # series judged (scope x currency x kind of charge)
-    scope_days: int  # scope-days judged
+    scope_days: int  # days judged in them (recurring charges: days with a charge then or before)
     flagged: int  # anomalies found in every scope before views were merged
     over_budget: list[Anomaly]  # beyond max_alerts_per_day
     notes: list[str]
@@ -246,16 +247,18 @@ def _judge(
     start = (window.start - data.days[0]).days
     if series.end <= max(start, series.first):
         return []
-    report.scopes += 1
-    report.scope_days += series.end - max(start, series.first)
     if series.basis == RECURRING:
-        return _recurring(engine, settings, data, series, start)
-    config = settings.anomalies
-    first = series.first
-    weekdays = np.array([d.weekday() for d in data.days[first : series.end]])
-    result = scan(series.values[first : series.end], weekdays, thresholds(config),
-                  start=max(0, start - first))  # fmt: skip
-    return [_usage(engine, settings, data, series, e) for e in result.events]
+        found, judged = _recurring(engine, settings, data, series, start)
+    else:
+        first = series.first
+        weekdays = np.array([d.weekday() for d in data.days[first : series.end]])
+        result = scan(series.values[first : series.end], weekdays,
+                      thresholds(settings.anomalies), start=max(0, start - first))  # fmt: skip
+        found = [_usage(engine, settings, data, series, e) for e in result.events]
+        judged = result.judged(max(0, start - first))
+    report.scopes += judged > 0
+    report.scope_days += judged
+    return found
 
 
 def _usage(
@@ -272,8 +275,16 @@ def _usage(
 
 def _recurring(
     engine: Engine, settings: Settings, data: SeriesSet, series: Series, start: int
-) -> list[Anomaly]:
+) -> tuple[list[Anomaly], int]:
+    """Anomalies, and the days judged: those with charges on them or on the day a month before."""
     config = settings.anomalies
+    judged = sum(
+        1
+        for i in range(max(start, series.first), series.end)
+        if (ref := month_before(data.days, i)) is not None
+        and ref >= series.first
+        and (series.values[i] or series.values[ref])
+    )
     out = []
     for found in judge_recurring(
         series,
@@ -283,12 +294,12 @@ def _recurring(
         min_relative=config.recurring_min_relative_pct / 100,
         decreases=config.decreases,
     ):
-        day, ref = data.days[found.index], data.days[found.reference]
-        question = Question(series.scope, series.currency, RECURRING, day, (ref,),
+        day, before = data.days[found.index], data.days[found.reference]
+        question = Question(series.scope, series.currency, RECURRING, day, (before,),
                             found.expected, found.actual - found.expected)  # fmt: skip
         drill = _drill(engine, settings, question)
         out.append(_anomaly(series, data, question, drill, None))
-    return out
+    return out, judged
 
 
 def _drill(engine: Engine, settings: Settings, question: Question) -> DrillDown:
