@@ -40,7 +40,8 @@ ByOption = Annotated[
         "--by",
         "-b",
         help="Watch each value of these besides the whole scope: team, project ... or provider, "
-        "service, account, region, category (default: [anomalies] dimensions; 'none' for none).",
+        "service, account, region, category (default: the anomalies.dimensions setting; 'none' "
+        "for none).",
     ),
 ]
 DaysOption = Annotated[
