@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from aifinops.analysis.forecast import TotalForecast
-    from aifinops.config import Settings
+    from aifinops.config import ForecastSection, Settings
     from aifinops.engine import Engine
     from aifinops.model.metrics import CostMetric
     from aifinops.model.scope import Scope
@@ -143,6 +143,7 @@ def status_of(engine: Engine, settings: Settings, budget: Budget, *, as_of: date
         start=start,
         end=end,
         as_of=as_of,
+        forecast=settings.forecast,
     )
     spend = run.spend()
     last = last_data_day(engine, budget)
@@ -205,6 +206,7 @@ class _Reading:
     start: date
     end: date
     as_of: date
+    forecast: ForecastSection | None = None
 
     @property
     def stop(self) -> date:
@@ -262,6 +264,7 @@ class _Reading:
             end=self.end,
             as_of=self.as_of,
             levels=LEVELS,
+            options=self.forecast,
         )
         mine = [f for f in forecasts if f.currency.upper() == self.budget.currency]
         if not mine:
