@@ -17,7 +17,14 @@ def test_an_alert_survives_a_json_round_trip_exactly() -> None:
     assert data["amount"] == "3250.40"  # exact, as a string: never a float
     assert data["severity"] == "warning"
     assert Alert.from_json(data) == alert
-    assert budget_alert(amount=Decimal("1E+3")).to_json()["amount"] == "1000"  # never 1E+3
+    assert budget_alert(amount=Decimal("1E+3")).to_json()["amount"] == "1000.00"  # never 1E+3
+
+
+def test_amounts_are_rounded_half_even_to_the_cent() -> None:
+    long = budget_alert(amount=Decimal("572722.390973048000000000"))
+    assert long.to_json()["amount"] == "572722.39"
+    assert budget_alert(amount=Decimal("0.125")).amount == Decimal("0.12")
+    assert budget_alert(amount=Decimal("0.135")).amount == Decimal("0.14")
 
 
 def test_severity_is_parsed_and_ranked() -> None:
@@ -36,8 +43,8 @@ def test_the_key_is_required_and_names_the_alert() -> None:
     assert budget_alert().digest == expected
 
 
-def test_money_is_exact_and_never_a_float() -> None:
-    assert budget_alert(amount="12.345").amount == Decimal("12.345")
+def test_money_is_decimal_and_never_a_float() -> None:
+    assert budget_alert(amount="12.345").amount == Decimal("12.34")  # half-even
     assert budget_alert(amount=Decimal("1234.5")).money() == "1,234.50 USD"
     with pytest.raises(QueryError, match="is a float"):
         budget_alert(amount=0.1)

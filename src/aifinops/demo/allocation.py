@@ -63,10 +63,11 @@ method = "gpu-hours"
 def sections() -> list[str]:
     """The demo's settings, section by section, as TOML text: allocation rules first; budgets,
     alerts and the other governance settings each come from their own demo module."""
+    from aifinops.demo.alerts import CHANNELS
     from aifinops.demo.budgets import BUDGETS
     from aifinops.demo.policies import EXECUTORS
 
-    return [RULES, EXECUTORS, BUDGETS]
+    return [RULES, CHANNELS, EXECUTORS, BUDGETS]
 
 
 def add_rules(workspace: Path) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
@@ -41,7 +41,8 @@ class Severity(StrEnum):
 
 @dataclass(frozen=True)
 class Alert:
-    """One alert. ``amount`` is exact money in ``currency`` (None where the alert has none)."""
+    """One alert. ``amount`` is money in ``currency`` (None where the alert has none), rounded
+    half-even to the cent: the sums behind alerts carry up to 18 decimal places."""
 
     key: str
     kind: str
@@ -61,8 +62,12 @@ class Alert:
             raise QueryError(f"alert {self.key!r} has no kind")
         object.__setattr__(self, "severity", Severity.parse(self.severity))
         object.__setattr__(self, "fields", {str(k): str(v) for k, v in self.fields.items()})
-        if self.amount is not None and not isinstance(self.amount, Decimal):
-            object.__setattr__(self, "amount", _decimal(self.amount, self.key))
+        if self.amount is not None:
+            exact = (
+                self.amount if isinstance(self.amount, Decimal) else _decimal(self.amount, self.key)
+            )
+            cents = exact.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
+            object.__setattr__(self, "amount", cents)
 
     @staticmethod
     def make_key(*parts: object) -> str:

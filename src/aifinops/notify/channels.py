@@ -1,4 +1,5 @@
-"""Sending one alert to one channel: generic webhook JSON, a Slack incoming webhook, or email.
+"""Sending one alert to one channel: generic webhook JSON, a Slack incoming webhook, email, or a
+JSON Lines file.
 
 Each ``send_*`` makes one try and raises :class:`SendError` when it fails; retries, the outbox and
 deduplication are the caller's (``outbox.deliver``).
@@ -12,11 +13,18 @@ import ssl
 from collections.abc import Mapping
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from pathlib import Path
 from typing import Any
 
 from aifinops.notify.alert import Alert, Severity
 from aifinops.notify.http import SendError, body_of, post_json, signature_headers
-from aifinops.notify.settings import Channel, EmailChannel, SlackChannel, WebhookChannel
+from aifinops.notify.settings import (
+    Channel,
+    EmailChannel,
+    FileChannel,
+    SlackChannel,
+    WebhookChannel,
+)
 
 _SLACK_EMOJI = {
     Severity.INFO: ":information_source:",
@@ -26,13 +34,32 @@ _SLACK_EMOJI = {
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-def send(channel: Channel, alert: Alert, environ: Mapping[str, str]) -> str:
-    """Make one try; return what the server said (e.g. ``HTTP 200``)."""
+def send(
+    channel: Channel, alert: Alert, environ: Mapping[str, str], folder: Path | None = None
+) -> str:
+    """Make one try; return what the server said (e.g. ``HTTP 200``). ``folder``: where a file
+    channel's relative path starts (the workspace folder)."""
+    if isinstance(channel, FileChannel):
+        return send_file(channel, alert, folder or Path.cwd())
     if isinstance(channel, WebhookChannel):
         return send_webhook(channel, alert, environ)
     if isinstance(channel, SlackChannel):
         return send_slack(channel, alert, environ)
     return send_email(channel, alert, environ)
+
+
+def send_file(channel: FileChannel, alert: Alert, folder: Path) -> str:
+    """Append the alert (its webhook JSON) as one line, fsync'd."""
+    from aifinops.notify.files import append_line
+
+    path = Path(channel.path).expanduser()
+    path = path if path.is_absolute() else folder / path
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        append_line(path, alert.to_json())
+    except OSError as exc:
+        raise SendError(f"cannot append to {path}: {exc.strerror or exc}", retryable=True) from exc
+    return f"appended to {path}"
 
 
 def secret(environ: Mapping[str, str], name: str, setting: str) -> str:

@@ -332,7 +332,7 @@ class _Run:
         from aifinops.notify.retry import with_retries
 
         return with_retries(
-            lambda: send(channel, alert, self.environ),
+            lambda: send(channel, alert, self.environ, self.box.folder.parent),
             attempts=self.config.attempts,
             base=self.config.backoff_seconds,
             cap=self.config.max_backoff_seconds,

@@ -105,7 +105,19 @@ class EmailChannel(_Routed):
         return self
 
 
-Channel = Annotated[WebhookChannel | SlackChannel | EmailChannel, Field(discriminator="type")]
+class FileChannel(_Routed):
+    """Append each alert as one JSON line to a file (for a log shipper or SIEM to pick up)."""
+
+    type: Literal["file"]
+    path: str = Field(
+        min_length=1,
+        description="The JSON Lines file; a relative path is inside the workspace folder.",
+    )
+
+
+Channel = Annotated[
+    WebhookChannel | SlackChannel | EmailChannel | FileChannel, Field(discriminator="type")
+]
 
 
 class NotifySettings(_Model):
@@ -130,8 +142,8 @@ class NotifySettings(_Model):
     # Last: in aifinops.toml the keys after a [notify.channels.NAME] table belong to it.
     channels: dict[str, Channel] = Field(
         {},
-        description="Notification channels by name: type webhook, slack or email, with routing "
-        "(kinds, min_severity): see docs/notifications.md.",
+        description="Notification channels by name: type webhook, slack, email or file, with "
+        "routing (kinds, min_severity): see docs/notifications.md.",
     )
 
 
