@@ -411,7 +411,7 @@ def test_check_alerts_once_and_a_failed_channel_is_retried_next_run(
     body = hook.recorder.accepted[0].json()
     assert body["key"] == "budget:tight:2026-10-01:actual:80"
     assert (body["amount"], body["currency"], body["severity"]) == (
-        "237.500000000000000000",
+        "237.50",
         "USD",
         "warning",
     )

@@ -58,6 +58,16 @@ def demo(
             f"{allocation.seconds:.1f} s: `aifinops report showback` shows the statements"
         )
         print_executive_summary(ws, console)
+    console.print(
+        f"\nnext, in {directory} (the demo's data ends 2026-10-31, so judge as on a day in it):\n"
+        "  aifinops budgets status --as-of 2026-10-20\n"
+        "  aifinops check --as-of 2026-10-20          # alerts land in alerts.jsonl\n"
+        "  aifinops forecast --as-of 2026-10-20 --to end-of-month --backtest\n"
+        "  aifinops anomalies --as-of 2026-11-01 --days 31\n"
+        "  aifinops recommend\n"
+        "  aifinops report showback -p 2026-10 -f html -o showback.html",
+        highlight=False,
+    )
 
 
 def register(app: typer.Typer) -> None:
