@@ -179,6 +179,36 @@ class AnomaliesSection(_Section):
     )
 
 
+class MetricsSection(_Section):
+    families: list[Literal["costs", "gpu", "budgets", "llm", "self_hosted", "freshness"]] = Field(
+        ["costs", "gpu", "budgets", "llm", "self_hosted", "freshness"],
+        description="Metric families `aifinops metrics` exports: costs, gpu, budgets, llm, "
+        "self_hosted, freshness (see docs/metrics.md).",
+    )
+    dimensions: list[str] = Field(
+        ["team", "project", "model", "environment", "provider", "service"],
+        description="Dimensions of the cost families: allocation dimensions (from "
+        "allocated_costs), provider and service; without allocation only provider and service.",
+    )
+    gpu_dimensions: list[str] = Field(
+        ["tag:team", "instance_type"],
+        description="Dimensions of the GPU families: tag:KEY, a FOCUS column, machine, "
+        "instance_type or gpu_model.",
+    )
+    top: int = Field(
+        10,
+        ge=1,
+        description="Values kept per dimension (largest month-to-date cost first); the rest are "
+        "summed as (other).",
+    )
+    cache_seconds: int = Field(
+        300,
+        ge=0,
+        description="A computed exposition is served again for this long unless the workspace "
+        "was loaded or allocated since (0: compute on every scrape).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything configurable about a workspace."""
 
@@ -202,6 +232,7 @@ class Settings(BaseSettings):
     guard: GuardSection = Field(default_factory=GuardSection)
     forecast: ForecastSection = Field(default_factory=ForecastSection)
     anomalies: AnomaliesSection = Field(default_factory=AnomaliesSection)
+    metrics: MetricsSection = Field(default_factory=MetricsSection)
     budgets: Budgets = Field(
         default_factory=list,
         description="Budgets ([[budgets]] tables): see docs/budgets.md.",

@@ -12,6 +12,7 @@ from aifinops.cli import anomalies as anomaly_commands
 from aifinops.cli import budgets as budget_commands
 from aifinops.cli import forecast as forecast_commands
 from aifinops.cli import guard as guard_commands
+from aifinops.cli import metrics as metrics_commands
 from aifinops.cli import notify as notify_commands
 from aifinops.cli import policy as policy_commands
 from aifinops.cli import strategy as strategy_commands
@@ -41,6 +42,7 @@ anomaly_commands.register(app)
 forecast_commands.register(app)
 guard_commands.register(app)
 policy_commands.register(app)
+metrics_commands.register(app)
 run.register(app)
 demo.register(app)
 
