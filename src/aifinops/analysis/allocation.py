@@ -33,9 +33,13 @@ from aifinops.analysis.gpu_workloads import (
     IDLE,
     ROW,
     WORKLOAD,
+    busy_hours,
     device_hours,
+    holdings,
     machine_rows,
+    row_hours,
     row_parts,
+    seen_gpus,
 )
 from aifinops.errors import QueryError
 from aifinops.model.allocation import (
@@ -196,25 +200,40 @@ def month(day: ir.DateValue) -> ir.DateValue:
     return day.truncate("M").cast("timestamp").cast("date")
 
 
+def _rule_columns(plan: Plan) -> list[str]:
+    """The cost columns the dimension rules and the shared pools read."""
+    matches: list[Match] = [r for d in plan.dimensions.values() for r in d.rules]
+    matches += [p.match for p in plan.rules.shared]
+    used = {c for m in matches for f, cs in MATCH_COLUMNS.items() if getattr(m, f) for c in cs}
+    return [c for cs in MATCH_COLUMNS.values() for c in cs if c in used]
+
+
 def labelled_costs(engine: Engine, plan: Plan) -> ir.Table:
     """Every cost row with ``period`` (month), ``provider``, the dimensions and ``shared_pool``.
 
-    Tag lookups are done once per distinct ``Tags`` text (a MAP lookup costs ~0.3 s per
-    million rows and tags repeat across rows), then joined back by that text."""
+    Tags, rules and pools are evaluated once per distinct tuple of the columns they read
+    (``Tags`` and the matched columns: thousands of tuples, not millions of rows: a MAP lookup
+    costs ~0.3 s and a pattern ~0.1 s per million rows), then joined back on that tuple."""
     costs = engine.table("costs")
-    distinct = costs.group_by("Tags").aggregate(_map=costs.x_TagsMap.first())
-    found = distinct.select(
-        "Tags",
-        **{
-            f"_tag_{name}": _normalised(_label(plan, "costs", distinct._map, dim.tags), dim)
-            for name, dim in plan.dimensions.items()
-        },
-    )
-    costs = costs.left_join(found, "Tags")
+    keys = ["Tags", *_rule_columns(plan)]
+    distinct = costs.group_by(keys).aggregate(x_TagsMap=costs.x_TagsMap.first())
     dims = {
-        name: dimension_value(costs, dim, plan, costs[f"_tag_{name}"])
+        name: dimension_value(
+            distinct,
+            dim,
+            plan,
+            _normalised(_label(plan, "costs", distinct.x_TagsMap, dim.tags), dim),
+        )
         for name, dim in plan.dimensions.items()
     }
+    found = distinct.select(
+        *[distinct[k].name(f"_key{i}") for i, k in enumerate(keys)],
+        shared_pool=_pool(distinct, plan.rules.shared, plan),
+        **dims,
+    )
+    # NULL keys match NULL keys (IS NOT DISTINCT FROM): every row finds its tuple
+    on = [costs[k].identical_to(found[f"_key{i}"]) for i, k in enumerate(keys)]
+    costs = costs.join(found, on)
     return costs.select(
         *ROW,
         *CARRIED,
@@ -222,8 +241,8 @@ def labelled_costs(engine: Engine, plan: Plan) -> ir.Table:
         charge_date=costs.x_ChargeDate,
         period=month(costs.x_ChargeDate),
         provider=costs.ServiceProviderName.fill_null(costs.ProviderName),
-        shared_pool=_pool(costs, plan.rules.shared, plan),
-        **dims,
+        shared_pool=costs.shared_pool,
+        **{name: costs[name] for name in plan.dimensions},
     )
 
 
@@ -238,13 +257,16 @@ def split(parts: ir.Table, group: list[str], share: ir.FloatingValue, order: lis
     shared = parts.mutate(_share=share.cast(_PRECISE))
     w = ibis.window(group_by=group, order_by=[shared._share.desc(), *[shared[o] for o in order]])
     ranked = shared.mutate(_rank=ibis.row_number().over(w))
+    # the largest part's cut is never used: only the others are multiplied (decimal products
+    # are 128-bit arithmetic, the costliest step; most groups have one or two parts)
+    first = ranked._rank == 0
     cut = {m: (ranked[m].cast(_PRECISE) * ranked._share).round(2).cast(_MONEY) for m in METRICS}
-    ranked = ranked.mutate(**{f"_{m}": v for m, v in cut.items()})
+    ranked = ranked.mutate(**{f"_{m}": ibis.ifelse(first, 0, v) for m, v in cut.items()})
     others = ibis.window(group_by=group)
     out = {}
     for m in METRICS:
-        given = ibis.ifelse(ranked._rank == 0, 0, ranked[f"_{m}"]).sum().over(others)
-        out[m] = ibis.ifelse(ranked._rank == 0, ranked[m] - given, ranked[f"_{m}"])
+        given = ranked[f"_{m}"].sum().over(others)
+        out[m] = ibis.ifelse(first, ranked[m] - given, ranked[f"_{m}"])
     return ranked.mutate(**out).drop("_share", "_rank", *[f"_{m}" for m in METRICS])
 
 
@@ -485,6 +507,7 @@ def pool_rows(engine: Engine, plan: Plan, costs: ir.Table, allocated: ir.Table) 
 #: intermediate tables of one run (temporary: gone with the connection)
 GPU_ROWS, DEVICES, PARTS = "_allocation_gpu_rows", "_allocation_devices", "_allocation_parts"
 PRICED, STAGE, POOLED = "_allocation_priced", "_allocation_stage", "_allocation_pooled"
+HELD, SEEN, HOURS = "_allocation_held", "_allocation_seen", "_allocation_hours"
 
 
 @dataclass(frozen=True)
@@ -499,15 +522,20 @@ class AllocationSummary:
 
 
 def materialise(engine: Engine, plan: Plan) -> None:
-    """(Re)build ``allocated_costs``: GPU machine rows, the samples per device-hour and the GPU
-    parts into temporary tables (each is read more than once); then the direct rows and GPU
-    parts; then each shared pool's split rows."""
+    """(Re)build ``allocated_costs``: GPU machine rows, the samples per device-hour, the
+    holdings, the GPUs seen, the busy hours of each row and the GPU parts into temporary tables
+    (each is read more than once); then the direct rows and GPU parts; then each shared pool's
+    split rows."""
     parts = None
     if plan.rules.gpu_workloads:
         engine.create_table(GPU_ROWS, machine_rows(engine), temp=True)
         engine.create_table(DEVICES, device_hours(engine), temp=True)
         rows, devices = engine.table(GPU_ROWS), engine.table(DEVICES)
-        engine.create_table(PARTS, row_parts(engine, rows, devices), temp=True)
+        engine.create_table(HELD, holdings(engine, devices), temp=True)
+        engine.create_table(SEEN, seen_gpus(devices), temp=True)
+        held, seen = engine.table(HELD), engine.table(SEEN)
+        engine.create_table(HOURS, row_hours(engine, rows, busy_hours(held, seen)), temp=True)
+        engine.create_table(PARTS, row_parts(rows, held, seen, engine.table(HOURS)), temp=True)
         engine.create_table(PRICED, priced_parts(engine, engine.table(PARTS)), temp=True)
         parts = engine.table(PRICED)
     costs = labelled_costs(engine, plan)
@@ -521,7 +549,7 @@ def materialise(engine: Engine, plan: Plan) -> None:
         engine.create_table(POOLED, costs.filter(costs.shared_pool.notnull()), temp=True)
         for rows in pool_rows(engine, plan, engine.table(POOLED), allocated):
             engine.insert(TABLE, rows)
-    for name in (GPU_ROWS, DEVICES, PARTS, PRICED, STAGE, POOLED):
+    for name in (GPU_ROWS, DEVICES, HELD, SEEN, HOURS, PARTS, PRICED, STAGE, POOLED):
         engine.drop_table(name)
 
 

@@ -158,23 +158,35 @@ def row_hours(engine: Engine, rows: ir.Table, busy: ir.Table) -> ir.Table:
     return hourly.select(columns).union(longer.select(columns))
 
 
-def row_parts(engine: Engine, rows: ir.Table, devices: ir.Table) -> ir.Table:
-    """GPU machine cost rows (``rows``: :func:`machine_rows`) cut into parts: one per workload
-    that held its GPUs, one ``idle`` (telemetry, nobody holding) and one ``rest`` (unknown), as
-    ``fraction`` of the row's billed GPU-hours (fractions of a row sum to 1), with ``gpu_hours``
-    and the workload's labels. Rows with neither telemetry nor jobs have no parts."""
+def holdings(engine: Engine, devices: ir.Table) -> ir.Table:
+    """Per (host, hour, workload): GPU-hours held by labelled telemetry, else by the scheduler
+    (``held`` NULL: all of the machine's GPUs for ``overlap`` of the hour), with its labels."""
     import ibis
 
     labelled = telemetry_holdings(devices)
-    scheduled = scheduler_holdings(engine, labelled)
-    held = (
+    return (
         labelled.mutate(overlap=ibis.literal(1.0))
         .select("host", "hour", "workload", "held", "overlap", "labels_map")
-        .union(scheduled)
+        .union(scheduler_holdings(engine, labelled))
     )
-    seen = seen_gpus(devices)
-    busy = held.select("host", "hour").union(seen.select("host", "hour"))
-    hours = row_hours(engine, rows, busy.distinct())
+
+
+def busy_hours(held: ir.Table, seen: ir.Table) -> ir.Table:
+    """The (host, hour) pairs with a workload (``held``: :func:`holdings`) or telemetry
+    (``seen``: :func:`seen_gpus`)."""
+    return held.select("host", "hour").union(seen.select("host", "hour")).distinct()
+
+
+def row_parts(rows: ir.Table, held: ir.Table, seen: ir.Table, hours: ir.Table) -> ir.Table:
+    """GPU machine cost rows (``rows``: :func:`machine_rows`) cut into parts: one per workload
+    that held its GPUs, one ``idle`` (telemetry, nobody holding) and one ``rest`` (unknown), as
+    ``fraction`` of the row's billed GPU-hours (fractions of a row sum to 1), with ``gpu_hours``
+    and the workload's labels. Rows with neither telemetry nor jobs have no parts.
+
+    ``held`` is :func:`holdings`, ``seen`` :func:`seen_gpus` and ``hours`` :func:`row_hours`
+    of the :func:`busy_hours` (each read twice here: the caller may materialise them)."""
+    import ibis
+
     j = hours.join(held, [hours.machine == held.host, hours.hour == held.hour])
     j = j.mutate(held=j.held.fill_null(j.gpus * j.overlap))
     per_hour = j.group_by([*ROW, "hour"]).aggregate(_claimed=j.held.sum(), _gpus=j.gpus.max())
