@@ -189,6 +189,7 @@ class AllocationRules(_Model):
         "model, environment, cost_centre). See docs/allocation.md.",
     )
     shared: list[SharedCost] = Field([], description="Shared cost pools, first match wins.")
+
     @field_validator("dimensions")
     @classmethod
     def _names(cls, value: dict[str, Dimension]) -> dict[str, Dimension]:
