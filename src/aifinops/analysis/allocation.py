@@ -41,6 +41,7 @@ from aifinops.analysis.gpu_workloads import (
     row_parts,
     seen_gpus,
 )
+from aifinops.analysis.llm_costs import total_tokens
 from aifinops.errors import QueryError
 from aifinops.model.allocation import (
     IDLE_GPU,
@@ -427,17 +428,7 @@ def _usage_weights(engine: Engine, plan: Plan, dim: Dimension, method: SplitMeth
     if method is SplitMethod.TOKENS:
         u = engine.table("llm_usage")
         u = u.filter(u.record_type == "usage")
-        tokens = [
-            u[c].fill_null(0)
-            for c in (
-                "uncached_input_tokens",
-                "cache_read_tokens",
-                "cache_write_5m_tokens",
-                "cache_write_1h_tokens",
-                "output_tokens",
-            )
-        ]
-        amount = sum(tokens[1:], tokens[0]).cast("float64")
+        amount = total_tokens(u).cast("float64")
         value = _normalised(_label(plan, "llm_usage", u.labels_map, dim.tags), dim)
         u = u.mutate(period=month(u.start_time.date()), value=value, _amount=amount)
     else:

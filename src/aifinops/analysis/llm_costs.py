@@ -171,6 +171,26 @@ def _count(column: ir.IntegerValue) -> ir.IntegerValue:
     return column.fill_null(0)
 
 
+#: Token columns of ``llm_usage`` that are input (uncached, cache reads, cache writes).
+INPUT_TOKENS = (
+    "uncached_input_tokens",
+    "cache_read_tokens",
+    "cache_write_5m_tokens",
+    "cache_write_1h_tokens",
+)
+
+
+def input_tokens(usage: ir.Table) -> ir.IntegerValue:
+    """All input tokens of each ``llm_usage`` row (a missing count is 0)."""
+    counts = [_count(usage[c]) for c in INPUT_TOKENS]
+    return sum(counts[1:], counts[0])
+
+
+def total_tokens(usage: ir.Table) -> ir.IntegerValue:
+    """Input + output tokens of each row (reasoning tokens are part of output)."""
+    return input_tokens(usage) + _count(usage.output_tokens)
+
+
 def _ratios(row: dict[str, object]) -> dict[str, int | Decimal | None]:
     counts = {k: _int(row[k]) for k in _TOKENS}
     inputs = counts["uncached_input_tokens"] + counts["cache_read_tokens"]

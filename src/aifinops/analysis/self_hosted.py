@@ -173,7 +173,7 @@ def _bucket(engine: Engine, day: ir.DateValue, query: SelfHostedQuery) -> ir.Val
 
 
 def _usage_tokens(engine: Engine, dim: Dimension, query: SelfHostedQuery) -> ir.Table:
-    from aifinops.analysis.llm_costs import _usage_rows
+    from aifinops.analysis.llm_costs import _usage_rows, input_tokens
 
     u = _usage_rows(engine, query.window)
     providers = {p.lower() for p in (*SELF_HOSTED_PROVIDERS, *query.providers)}
@@ -182,18 +182,9 @@ def _usage_tokens(engine: Engine, dim: Dimension, query: SelfHostedQuery) -> ir.
     value = label_dimension(u, label_keys(engine, "llm_usage"), dim, column=column)
     day = u.start_time.date()
     u = u.mutate(period=_bucket(engine, day, query), value=value, _day=day)
-    inputs = [
-        u[c].fill_null(0)
-        for c in (
-            "uncached_input_tokens",
-            "cache_read_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-        )
-    ]
     u = u.filter(u.value.notnull())
     return u.group_by(["period", "value"]).aggregate(
-        input=sum(inputs[1:], inputs[0]).sum(),
+        input=input_tokens(u).sum(),
         output=u.output_tokens.fill_null(0).sum(),
         requests=u.requests.sum(),
         first=u._day.min(),

@@ -424,27 +424,17 @@ def dimension_units(
 
 
 def _llm_by_value(engine: Engine, dim: Dimension, name: str, query: UnitQuery) -> ir.Table:
-    from aifinops.analysis.llm_costs import _usage_rows
+    from aifinops.analysis.llm_costs import _usage_rows, total_tokens
 
     u = _usage_rows(engine, query.window)
     value = label_dimension(
         u, label_keys(engine, "llm_usage"), dim, column="model" if name == "model" else None
     )
-    tokens = [
-        u[c].fill_null(0)
-        for c in (
-            "uncached_input_tokens",
-            "cache_read_tokens",
-            "cache_write_5m_tokens",
-            "cache_write_1h_tokens",
-            "output_tokens",
-        )
-    ]
     keys: dict[str, ir.Value] = {}
     if query.granularity is not None:
         keys["_period"] = engine.bucket(u.start_time.date(), query.granularity)
     keys |= {"_value": value, "_currency": u.currency}
-    k = u.mutate(**keys, _tokens=sum(tokens[1:], tokens[0]))
+    k = u.mutate(**keys, _tokens=total_tokens(u))
     return k.group_by(list(keys)).aggregate(
         llm_requests=k.requests.sum(), llm_tokens=k._tokens.sum(), llm_cost=k.cost.sum()
     )
