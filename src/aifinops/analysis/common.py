@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+from datetime import date
 from typing import TYPE_CHECKING
 
 from aifinops.errors import QueryError
@@ -52,3 +53,16 @@ def within_dates(table: ir.Table, column: str, window: Window) -> ir.Table:
     if window.end is not None:
         table = table.filter(table[column] < window.end)
     return table
+
+
+def last_day(
+    engine: Engine, table: ir.Table, column: str, before: date | None = None
+) -> date | None:
+    """The last day with rows in the date or timestamp ``column`` (only days before ``before``
+    when given): how fresh the data is. None when there is none."""
+    value = table[column]
+    day = value if value.type().is_date() else value.date()
+    if before is not None:
+        table = table.filter(day < before)
+    found = engine.execute(table.aggregate(last=day.max())).column("last")[0].as_py()
+    return found if isinstance(found, date) else None

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aifinops.analysis.common import NOT_SET
+from aifinops.analysis.common import NOT_SET, last_day
 from aifinops.errors import QueryError
 from aifinops.metrics.text import Family, Key, Sums, day_timestamp, money, ratio, top_n
 from aifinops.model.timewindow import Window
@@ -74,7 +74,7 @@ def costs(ctx: Context) -> list[Family]:
     if table == ALLOCATED:
         stale.add("1" if ctx.ws.allocation_stale() else "0")
     families = [daily, mtd, day_ts, stale]
-    last = _last_day(ctx.engine.table(table), date_col, ctx.as_of)
+    last = last_day(ctx.engine, ctx.engine.table(table), date_col, ctx.as_of)
     if last is None or not dims:
         return families
     day_ts.add(day_timestamp(last))
@@ -110,13 +110,6 @@ def _cost_source(ctx: Context) -> tuple[str, str, dict[str, Callable[[ir.Table],
 
 def _column(name: str) -> Callable[[ir.Table], ir.Value]:
     return lambda t: t[name]
-
-
-def _last_day(t: ir.Table, column: str, before: date) -> date | None:
-    """The last day in ``column`` before ``before`` (None when there is none)."""
-    rows = t.filter(t[column] < before).aggregate(last=t[column].max())
-    value = rows.to_pyarrow().column("last")[0].as_py()
-    return value if isinstance(value, date) else None
 
 
 def _cost_rows(
@@ -313,19 +306,21 @@ def freshness(ctx: Context) -> list[Family]:
         "Newest record of each usage table (table label), before the end of the as-of day.",
     )
     end = ctx.as_of + timedelta(days=1)
-    charge.add(day_timestamp(_last_day(ctx.engine.table("costs"), "x_ChargeDate", end)))
+    charge.add(day_timestamp(last_day(ctx.engine, ctx.engine.table("costs"), "x_ChargeDate", end)))
     for name, column in USAGE_TABLES.items():
-        usage.add(day_timestamp(_newest(ctx.engine.table(name), column, end)), table=name)
+        usage.add(
+            day_timestamp(_newest(ctx.engine, ctx.engine.table(name), column, end)), table=name
+        )
     return [charge, usage]
 
 
-def _newest(t: ir.Table, column: str, before: date) -> Any:
+def _newest(engine: Engine, t: ir.Table, column: str, before: date) -> Any:
     """The newest value of a date or timestamp ``column`` before midnight (UTC) of ``before``."""
     if t[column].type().is_date():
-        return _last_day(t, column, before)
+        return last_day(engine, t, column, before)
     stop = datetime(before.year, before.month, before.day, tzinfo=UTC)
     rows = t.filter(t[column] < stop).aggregate(last=t[column].max())
-    return rows.to_pyarrow().column("last")[0].as_py()
+    return engine.execute(rows).column("last")[0].as_py()
 
 
 FAMILIES: dict[str, Callable[[Context], list[Family]]] = {

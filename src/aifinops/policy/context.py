@@ -22,13 +22,13 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-#: table -> (column, is a date) giving how fresh its data is
+#: table -> the date or timestamp column giving how fresh its data is
 FRESHNESS = {
-    "costs": ("x_ChargeDate", True),
-    "gpu_samples": ("ts", False),
-    "llm_usage": ("start_time", False),
-    "jobs": ("start_time", False),
-    "storage_objects": ("inventory_date", True),
+    "costs": "x_ChargeDate",
+    "gpu_samples": "ts",
+    "llm_usage": "start_time",
+    "jobs": "start_time",
+    "storage_objects": "inventory_date",
 }
 
 
@@ -55,15 +55,11 @@ class PolicyContext:
         return self.once(("last-day", table), lambda: self._last_day(table))
 
     def _last_day(self, table: str) -> date | None:
-        engine = self.engine
-        if not engine.has_table(table):
+        from aifinops.analysis.common import last_day
+
+        if not self.engine.has_table(table):
             return None
-        column, is_date = FRESHNESS[table]
-        t = engine.table(table)
-        value = t[column] if is_date else t[column].date()
-        t = t.filter(value < self.as_of)
-        found = engine.execute(t.aggregate(last=value.max())).to_pylist()[0]["last"]
-        return found if isinstance(found, date) else None
+        return last_day(self.engine, self.engine.table(table), FRESHNESS[table], self.as_of)
 
     def end(self, table: str) -> date:
         """Where windows end (exclusive): ``as_of``, or the day after ``table``'s last data when
