@@ -522,16 +522,10 @@ class Workspace:
         return roi(self.engine, self.settings.allocation, query)
 
     def _need_allocation(self) -> None:
-        if not self._has_table("allocated_costs"):
+        if not self.engine.has_table("allocated_costs"):
             raise QueryError(
                 "costs have not been allocated yet", hint="run `aifinops allocate` first"
             )
-
-    def _has_table(self, name: str) -> bool:
-        row = self.connection.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-        ).fetchone()
-        return bool(row and row[0])
 
     def recommend(
         self,

@@ -26,7 +26,16 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aifinops.analysis.carbon import METHODS, Figures, Tally, figures, place, rounded, to_arrow
+from aifinops.analysis.carbon import (
+    METHODS,
+    SITE,
+    Figures,
+    Tally,
+    figures,
+    place,
+    rounded,
+    to_arrow,
+)
 from aifinops.analysis.energy import FIGURES
 from aifinops.errors import QueryError
 from aifinops.model.carbon import ASSUMED_UTILISATION_PCT, CarbonFactors
@@ -52,14 +61,8 @@ COLUMNS = (
     "unknown_share",
     "unknowns",
 )
-_MACHINE = (
-    "HostProviderName",
-    "ServiceProviderName",
-    "ProviderName",
-    "RegionId",
-    "BillingAccountName",
-    "gpu_model",
-)
+#: what places a job's machine: the cost-row site columns, less the instance type
+_MACHINE = tuple(c for c in SITE if c != "instance_type")
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from aifinops.model.metrics import CostMetric
     from aifinops.model.timewindow import Window
 
-#: Columns every scoped table has, whichever table it reads.
-COMMON = ("day", "provider", "BillingCurrency", "ChargeFrequency", "ChargeCategory", "ServiceName")
-
 
 def scoped(
     engine: Engine, scope: Scope, dimensions: Sequence[str], *, source: str | None = None
